@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv and install into it.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+ADDRESS ?= 127.0.0.1
+# tests and CI read the heart-failure file from ../shared/data when it is there
+SHARED_DATA := $(wildcard ../shared/data/heart_failure_clinical_records_dataset.csv)
+ifneq ($(SHARED_DATA),)
+export NONLIN_DATA_DIR ?= $(abspath ../shared/data)
+endif
+export OMP_NUM_THREADS ?= 1
+STREAMLIT_FLAGS := --server.headless true --server.address $(ADDRESS) --server.port $(PORT) \
+	--server.fileWatcherType none --browser.gatherUsageStats false
+
+.PHONY: run test test-fast bench lint install install-dev chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(BIN)/streamlit run app.py $(STREAMLIT_FLAGS)
+
+# Debian chromium for the browser tests (Playwright drives it; it cannot download its own browser here)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: $(VENV)/.installed-dev chromium
+	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not browser and not slow"
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

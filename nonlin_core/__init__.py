@@ -1,0 +1,5 @@
+"""nonlin_core: the engine of the nonlin playground (never imports streamlit)."""
+from .config import ConfigError, RunConfig
+from .errors import DataError
+
+__all__ = ["ConfigError", "DataError", "RunConfig"]

@@ -1,0 +1,302 @@
+"""DATASETS registry: name -> make_x(n_samples, *, noise, seed, n_classes) -> (X, y);
+the heart-failure and CSV loaders; stratified split and train-only scaling -> Dataset."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import make_blobs, make_circles, make_moons
+from sklearn.model_selection import train_test_split
+
+from .config import RunConfig
+from .errors import (
+    ChecksumMismatch,
+    DataError,
+    DownloadFailed,
+    DuplicateColumns,
+    EmptyData,
+    MissingValues,
+    NonNumericFeature,
+    SingleClass,
+    TargetMissing,
+    TooFewPerClass,
+    TooLarge,
+    UnreadableFile,
+)
+
+Generator = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+def make_circles_data(n_samples: int, *, noise: float, seed: int, n_classes: int = 2):
+    """Two concentric circles (inner radius 0.8 of the outer). X (n, 2) float, y (n,) in {0, 1}."""
+    return make_circles(n_samples, noise=noise, random_state=seed, factor=0.8)
+
+
+def make_moons_data(n_samples: int, *, noise: float, seed: int, n_classes: int = 2):
+    """Two interleaving half circles. X (n, 2), y (n,) in {0, 1}."""
+    return make_moons(n_samples, noise=noise, random_state=seed)
+
+
+def make_xor(n_samples: int, *, noise: float, seed: int, n_classes: int = 2):
+    """Uniform points in [-1, 1]^2 labelled by the sign of x0*x1, then jittered. X (n, 2), y (n,)."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(n_samples, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return X + rng.normal(0, noise, size=X.shape), y
+
+
+def make_spiral(n_samples: int, *, noise: float, seed: int, n_classes: int = 2):
+    """n_classes interleaved spiral arms (CS231n), radius 0..1. X (n, 2), y (n,) in 0..k-1."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n_samples) % n_classes
+    r = rng.uniform(0.05, 1.0, n_samples)
+    theta = y * 2 * np.pi / n_classes + r * 1.75 * np.pi + rng.normal(0, noise, n_samples) * 2 * np.pi / n_classes
+    return np.stack([r * np.sin(theta), r * np.cos(theta)], axis=1), y.astype(np.int64)
+
+
+def make_blobs_data(n_samples: int, *, noise: float, seed: int, n_classes: int = 2):
+    """n_classes Gaussian blobs, centres in [-1, 1]^2, std 0.1 + noise. X (n, 2), y (n,)."""
+    return make_blobs(n_samples, centers=n_classes, cluster_std=0.1 + noise, center_box=(-1, 1), random_state=seed)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    make: Generator | None
+    multiclass: bool = False   # accepts n_classes > 2
+    blurb: str = ""
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "circles": DatasetInfo(make_circles_data, blurb="two concentric circles: no line separates them"),
+    "moons": DatasetInfo(make_moons_data, blurb="two interleaving half moons"),
+    "xor": DatasetInfo(make_xor, blurb="four quadrants, diagonal ones share a class"),
+    "spiral": DatasetInfo(make_spiral, multiclass=True, blurb="k interleaved spiral arms"),
+    "blobs": DatasetInfo(make_blobs_data, multiclass=True, blurb="k Gaussian blobs: linearly separable"),
+    "heart_failure": DatasetInfo(None, blurb="UCI heart failure records: 299 patients, 12 features"),
+    "csv": DatasetInfo(None, multiclass=True, blurb="your own CSV: numeric features, a target column"),
+}
+
+# ---- heart failure -------------------------------------------------------------------------
+HEART_FILE = "heart_failure_clinical_records_dataset.csv"
+HEART_SHA256 = "9c73cea7468ff5d517801ec050fe9993da5912fce4b56f296f8df3b38dd75912"
+HEART_URL = "https://archive.ics.uci.edu/static/public/519/heart+failure+clinical+records.zip"
+HEART_TARGET = "DEATH_EVENT"
+HEART_PAIR = ("ejection_fraction", "serum_creatinine")  # Chicco & Jurman 2020: these two alone predict
+
+
+def data_dir() -> Path:
+    """NONLIN_DATA_DIR, else $XDG_CACHE_HOME/nonlin (~/.cache/nonlin)."""
+    env = os.environ.get("NONLIN_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nonlin"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def heart_failure_path(download: bool = True) -> Path:
+    """The verified heart-failure CSV in the data dir; downloaded from UCI when missing."""
+    path = data_dir() / HEART_FILE
+    if path.exists():
+        digest = sha256_bytes(path.read_bytes())
+        if digest != HEART_SHA256:
+            raise ChecksumMismatch(f"{path} has sha256 {digest[:12]}…, expected {HEART_SHA256[:12]}…: "
+                                   "a different copy of the dataset; delete it to download the UCI file")
+        return path
+    if not download:
+        raise DownloadFailed(f"{path} is missing and downloading is off")
+    try:
+        with urllib.request.urlopen(HEART_URL, timeout=20) as resp:
+            archive = resp.read()
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            data = zf.read(HEART_FILE)
+    except (urllib.error.URLError, OSError, zipfile.BadZipFile, KeyError) as exc:
+        raise DownloadFailed(f"heart_failure: {path} is missing and the download from UCI failed ({exc}); "
+                             f"put {HEART_FILE} into {path.parent} or set NONLIN_DATA_DIR") from None
+    if sha256_bytes(data) != HEART_SHA256:
+        raise ChecksumMismatch("heart_failure: the downloaded file's sha256 does not match the UCI release")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
+# ---- CSV -------------------------------------------------------------------------------------
+def csv_caps() -> dict[str, int]:
+    """Row / column / size caps for CSV data (env NONLIN_MAX_CSV_ROWS, _COLS, _MB)."""
+    from .config import cap
+    return {"rows": cap("csv_rows", 20_000), "cols": cap("csv_cols", 100), "mb": cap("csv_mb", 10)}
+
+
+def read_table(data: bytes, target: str, *, name: str = "CSV"):
+    """Parse CSV bytes -> (X float64 (n, d), y labels (n,), feature names, class names).
+
+    Raises a DataError subclass with a specific message for each problem."""
+    import pandas as pd
+
+    limits = csv_caps()
+    if len(data) > limits["mb"] * 1024 * 1024:
+        raise TooLarge(f"{name}: {len(data) / 1e6:.1f} MB is over the {limits['mb']} MB cap")
+    if not data.strip():
+        raise EmptyData(f"{name}: the file is empty")
+    if b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnreadableFile(f"{name}: this is a binary file, not a CSV (save the sheet as CSV, UTF-8)")
+    text = _decode(data, name)
+    first = text.split("\n", 1)[0]
+    sep = "," if "," in first else ";" if ";" in first else "\t" if "\t" in first else ","
+    try:
+        header = next(csv.reader(io.StringIO(first), delimiter=sep), [])
+    except csv.Error as exc:
+        raise UnreadableFile(f"{name}: not a readable CSV ({exc})") from None
+    header = [h.strip() for h in header]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DuplicateColumns(f"{name}: duplicate column name(s): {', '.join(repr(d) for d in dupes)}")
+    if len(header) > limits["cols"]:
+        raise TooLarge(f"{name}: {len(header)} columns is over the {limits['cols']}-column cap")
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=limits["rows"] + 1, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        raise UnreadableFile(f"{name}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if len(frame) > limits["rows"]:
+        raise TooLarge(f"{name}: more than {limits['rows']} rows (the row cap)")
+    if len(frame) == 0:
+        raise EmptyData(f"{name}: a header but no data rows")
+    if target not in frame.columns:
+        raise TargetMissing(f"{name}: no column named {target!r}; columns are: {', '.join(frame.columns[:20])}")
+    features = [c for c in frame.columns if c != target]
+    if not features:
+        raise EmptyData(f"{name}: no feature columns besides the target {target!r}")
+    missing = [c for c in frame.columns if frame[c].isna().any()]
+    if missing:
+        counts = ", ".join(f"{c} ({int(frame[c].isna().sum())} rows)" for c in missing[:10])
+        raise MissingValues(f"{name}: missing values in {counts}; fill or drop them first")
+    for col in features:
+        if not pd.api.types.is_numeric_dtype(frame[col]) or pd.api.types.is_bool_dtype(frame[col]):
+            converted = pd.to_numeric(frame[col], errors="coerce") if not pd.api.types.is_bool_dtype(frame[col]) else None
+            if converted is None or converted.isna().any():
+                bad = frame[col][converted.isna()].iloc[0] if converted is not None else frame[col].iloc[0]
+                raise NonNumericFeature(f"{name}: feature column {col!r} is not numeric (e.g. {str(bad)[:30]!r}); "
+                                        "encode it as numbers or drop it")
+            frame[col] = converted
+    X = frame[features].to_numpy(dtype=np.float64)
+    if not np.isfinite(X).all():
+        bad_cols = [c for c, ok in zip(features, np.isfinite(X).all(axis=0)) if not ok]
+        raise MissingValues(f"{name}: infinite values in {', '.join(bad_cols[:10])}")
+    labels, y = np.unique(frame[target].astype(str).to_numpy(), return_inverse=True)
+    if len(labels) < 2:
+        raise SingleClass(f"{name}: target {target!r} has one class only ({labels[0]!r}); need two or more")
+    from .config import CAP_DEFAULTS, cap
+    max_classes = cap("classes", CAP_DEFAULTS["classes"])
+    if len(labels) > max_classes:
+        raise TooLarge(f"{name}: target {target!r} has {len(labels)} classes, over the cap of {max_classes} "
+                       "(is it a continuous column?)")
+    counts = np.bincount(y)
+    if counts.min() < 2:
+        rare = labels[counts.argmin()]
+        raise TooFewPerClass(f"{name}: class {rare!r} of {target!r} has only {counts.min()} row; "
+                             "each class needs at least 2 for a stratified split")
+    return X, y.astype(np.int64), features, [str(c) for c in labels]
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(f"{name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start}); "
+                             "save it as 'CSV UTF-8'") from None
+
+
+def read_csv_file(path: str | os.PathLike) -> bytes:
+    """Bytes of a user CSV, or UnreadableFile."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"{p}: cannot read ({exc.strerror or exc})") from None
+
+
+# ---- split + scaling -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Dataset:
+    """Split, scaled arrays (float64) plus what plots and reports need."""
+    name: str
+    X_train: np.ndarray        # (n_train, d)
+    y_train: np.ndarray        # (n_train,) int64 class index
+    X_test: np.ndarray         # (n_test, d)
+    y_test: np.ndarray
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+    default_pair: tuple[int, int]
+    mean: np.ndarray           # (d,) train mean before scaling
+    scale: np.ndarray          # (d,) train std before scaling (ones if not standardized)
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def unscale(self, X: np.ndarray) -> np.ndarray:
+        """Back to the file's units (for axes)."""
+        return X * self.scale + self.mean
+
+
+def raw_data(config: RunConfig):
+    """(X, y, feature names, class names, default pair) before split and scaling."""
+    info = DATASETS[config.dataset]
+    if info.make is not None:
+        if config.n_classes != 2 and not info.multiclass:
+            raise DataError(f"{config.dataset}: has 2 classes; n_classes={config.n_classes} is for spiral/blobs")
+        X, y = info.make(config.n_samples, noise=config.noise, seed=config.data_seed, n_classes=config.n_classes)
+        return X, y.astype(np.int64), ("x1", "x2"), tuple(str(i) for i in range(config.n_classes)), (0, 1)
+    if config.dataset == "heart_failure":
+        X, y, feats, classes = read_table(heart_failure_path().read_bytes(), HEART_TARGET, name=HEART_FILE)
+        return X, y, tuple(feats), ("survived", "died"), (feats.index(HEART_PAIR[0]), feats.index(HEART_PAIR[1]))
+    data = read_csv_file(config.csv_path)
+    if config.csv_sha256 and sha256_bytes(data) != config.csv_sha256:
+        raise ChecksumMismatch(f"{config.csv_path}: the file changed since this run was configured")
+    X, y, feats, classes = read_table(data, config.target, name=Path(config.csv_path).name)
+    return X, y, tuple(feats), tuple(classes), (0, 1 if len(feats) > 1 else 0)
+
+
+def load(config: RunConfig) -> Dataset:
+    """Generate or read the data, split it stratified by data_seed, scale on train only."""
+    X, y, feats, classes, pair = raw_data(config)
+    if config.plot_features:
+        if max(config.plot_features) >= len(feats):
+            raise DataError(f"plot_features: {config.plot_features} but the data has {len(feats)} features")
+        pair = tuple(config.plot_features)
+    n_classes = len(classes)
+    if config.loss == "bce" and n_classes > 2:
+        raise DataError(f"loss bce: the data has {n_classes} classes; use loss 'ce'")
+    n_test = max(n_classes, round(len(y) * config.test_size))
+    if len(y) - n_test < n_classes:
+        raise DataError(f"{config.dataset}: {len(y)} rows are too few to split with test_size {config.test_size}")
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=n_test, stratify=y, random_state=config.data_seed)
+    mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+    if config.standardize:
+        mean, scale = X_tr.mean(axis=0), X_tr.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        X_tr, X_te = (X_tr - mean) / scale, (X_te - mean) / scale
+    return Dataset(config.dataset, X_tr, y_tr, X_te, y_te, feats, classes, pair, mean, scale)

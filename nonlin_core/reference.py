@@ -1,0 +1,70 @@
+"""The textbook PyTorch loop (nn.Sequential, autograd, torch.optim, DataLoader, .item() metrics).
+Tests check the engine against it; benchmarks time the engine against it."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from .config import RunConfig
+from .datasets import Dataset
+from .models import build_mlp, derive_seed, output_width
+
+
+def make_optimizer(config: RunConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def textbook_train(config: RunConfig, data: Dataset) -> dict[str, list[float]]:
+    """Per-epoch history the way tutorials write it: train step(s), then test eval, .item() each."""
+    dtype = torch.float64 if config.dtype == "float64" else torch.float32
+    model = build_mlp(data.n_features, config.hidden_layers, output_width(config.loss, data.n_classes),
+                      config.activation, seed=config.seed, dtype=dtype)
+    opt = make_optimizer(config, model.parameters())
+    bce = config.loss == "bce"
+    loss_fn = nn.BCEWithLogitsLoss() if bce else nn.CrossEntropyLoss()
+    X_tr, X_te = torch.tensor(data.X_train, dtype=dtype), torch.tensor(data.X_test, dtype=dtype)
+    y_tr = torch.tensor(data.y_train, dtype=dtype if bce else torch.long)
+    y_te = torch.tensor(data.y_test, dtype=dtype if bce else torch.long)
+
+    def out(logits):
+        return logits.squeeze(1) if bce else logits
+
+    def correct(logits, y):
+        return ((logits > 0).to(y.dtype) == y) if bce else (logits.argmax(1) == y)
+
+    hist: dict[str, list[float]] = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    full = config.batch_size == 0 or config.batch_size >= len(y_tr)
+    loader = None if full else DataLoader(
+        TensorDataset(X_tr, y_tr), batch_size=config.batch_size, shuffle=True,
+        generator=torch.Generator().manual_seed(derive_seed(config.seed, "shuffle")))
+    for _ in range(config.epochs):
+        model.train()
+        if full:
+            logits = out(model(X_tr))
+            loss = loss_fn(logits, y_tr)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            train_loss, train_acc = loss.item(), correct(logits, y_tr).float().mean().item()
+        else:
+            total, hits = 0.0, 0
+            for xb, yb in loader:
+                logits = out(model(xb))
+                loss = loss_fn(logits, yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(yb)
+                hits += correct(logits, yb).sum().item()
+            train_loss, train_acc = total / len(y_tr), hits / len(y_tr)
+        model.eval()
+        with torch.inference_mode():
+            logits = out(model(X_te))
+            test_loss, test_acc = loss_fn(logits, y_te).item(), correct(logits, y_te).float().mean().item()
+        for k, v in zip(hist, (train_loss, train_acc, test_loss, test_acc)):
+            hist[k].append(v)
+    return hist
