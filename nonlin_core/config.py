@@ -218,7 +218,7 @@ def _coerce(f: Field, value: Any) -> Any:
             value = float(value)
             if value != value or value in (float("inf"), float("-inf")):
                 raise ConfigError(f"{f.name}: must be a finite number")
-            return value
+            return value + 0.0  # -0.0 -> 0.0: equal configs must have equal keys
         if f.kind is bool and not isinstance(value, bool):
             raise TypeError
         if f.kind is str and not isinstance(value, str):

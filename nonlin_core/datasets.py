@@ -144,6 +144,8 @@ def read_table(data: bytes, target: str, *, name: str = "CSV"):
     """Parse CSV bytes -> (X float64 (n, d), y labels (n,), feature names, class names).
 
     Raises a DataError subclass with a specific message for each problem."""
+    import warnings
+
     import pandas as pd
 
     limits = csv_caps()
@@ -154,23 +156,34 @@ def read_table(data: bytes, target: str, *, name: str = "CSV"):
     if b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnreadableFile(f"{name}: this is a binary file, not a CSV (save the sheet as CSV, UTF-8)")
     text = _decode(data, name)
-    first = text.split("\n", 1)[0]
+    if not text.strip():
+        raise EmptyData(f"{name}: the file is empty")
+    first = text.split("\n", 1)[0].split("\r", 1)[0]               # also old Mac files: \r only
     sep = "," if "," in first else ";" if ";" in first else "\t" if "\t" in first else ","
     try:
-        header = next(csv.reader(io.StringIO(first), delimiter=sep), [])
+        header = next(csv.reader(io.StringIO(first), delimiter=sep, skipinitialspace=True), [])   # as pandas reads it
     except csv.Error as exc:
         raise UnreadableFile(f"{name}: not a readable CSV ({exc})") from None
-    header = [h.strip() for h in header]
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DuplicateColumns(f"{name}: duplicate column name(s): {', '.join(repr(d) for d in dupes)}")
-    if len(header) > limits["cols"]:
-        raise TooLarge(f"{name}: {len(header)} columns is over the {limits['cols']}-column cap")
+
+    def check_columns(names: list[str]) -> None:
+        dupes = sorted({h for h in names if names.count(h) > 1})
+        if dupes:
+            raise DuplicateColumns(f"{name}: duplicate column name(s): {', '.join(repr(d) for d in dupes)}")
+        if len(names) > limits["cols"]:
+            raise TooLarge(f"{name}: {len(names)} columns is over the {limits['cols']}-column cap")
+
+    check_columns([h.strip() for h in header])                  # before pandas renames 'a','a' to 'a','a.1'
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=limits["rows"] + 1, skipinitialspace=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)   # index_col=False warns on rows longer than the header
+            frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=limits["rows"] + 1, skipinitialspace=True, index_col=False)
+    except pd.errors.ParserWarning:
+        raise UnreadableFile(f"{name}: some rows have more fields than the header; "
+                             f"check the separator ({sep!r}) and the quoting") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
         raise UnreadableFile(f"{name}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    check_columns(list(frame.columns))                          # a quoted newline in the header hides from `first`
     if len(frame) > limits["rows"]:
         raise TooLarge(f"{name}: more than {limits['rows']} rows (the row cap)")
     if len(frame) == 0:

@@ -132,7 +132,9 @@ class JobManager:
             snap = snapshot_from_records(records, self.grid_resolution)
         except (DataError, ConfigError):
             return None
-        handle = JobHandle(list(configs), batch_handle_key(configs), status="done", snapshot=snap, from_cache=True)
+        status = records[0].status if len(records) == 1 else "done"   # as _run reports a fresh job
+        handle = JobHandle(list(configs), batch_handle_key(configs), status=status, snapshot=snap, from_cache=True,
+                           message=next((r.message for r in records if r.message), ""))
         handle._done.set()
         return handle
 

@@ -63,12 +63,12 @@ def build_mlp(in_features: int, hidden: tuple[int, ...] | list[int], out_feature
     layers: list[nn.Module] = []
     widths = [in_features, *hidden, out_features]
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
-        linear = nn.Linear(fan_in, fan_out, dtype=dtype)
+        linear = nn.Linear(fan_in, fan_out)
         bound = 1 / math.sqrt(fan_in)  # nn.Linear: kaiming_uniform(a=√5) == U(±1/√fan_in); bias the same
-        with torch.no_grad():
+        with torch.no_grad():  # drawn in float32 whatever the dtype: a float64 run starts where float32 does
             linear.weight.uniform_(-bound, bound, generator=gen)
             linear.bias.uniform_(-bound, bound, generator=gen)
-        layers.append(linear)
+        layers.append(linear.to(dtype))
         if i < len(hidden):
             layers.append(ACTIVATIONS[activation].module())
     return nn.Sequential(*layers)

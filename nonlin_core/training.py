@@ -5,9 +5,11 @@ the optimizers are torch.optim's (fused kernels on the flat buffer). Results equ
 nn.Sequential + autograd + torch.optim + DataLoader loop (tests/test_engine.py)."""
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +28,25 @@ from .models import ACTIVATIONS, build_mlp, derive_seed, output_width
 
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")
 PER_MEMBER = ("seed", "activation", "lr", "momentum", "weight_decay")  # may differ inside one batch
+
+
+_ALLOCATOR_TUNED = False
+
+
+def tune_allocator() -> None:
+    """glibc: serve tensors below 256 MB from the heap and keep up to 512 MB of freed heap, instead of
+    mmap/munmap per tensor. Each op of a batched run allocates ~1 MB outputs; with mmap every one of
+    them page-faults afresh (measured: ReLU on 320k floats 671 µs -> 141 µs, a K=32 run 2x faster)."""
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED or not sys.platform.startswith("linux"):
+        return
+    _ALLOCATOR_TUNED = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 << 20)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 512 << 20)   # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        pass
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -199,6 +220,7 @@ class Trainer:
         last one with final metrics and state dicts. Every epoch's metrics are recorded."""
         if self.device.type == "cpu":
             torch.set_num_threads(int(os.environ.get("NONLIN_TORCH_THREADS", "1")))
+            tune_allocator()
         with torch.no_grad():
             yield from _Run(self, snapshot_seconds, snapshot_every, grid, grid_resolution, cancel).run()
 
@@ -211,7 +233,8 @@ class _Run:
         cfgs, data, dev, dt = trainer.configs, trainer.data, trainer.device, trainer.dtype
         self.cfgs, self.data, self.dev, self.dt, self.K = cfgs, data, dev, dt, len(cfgs)
         self.c0 = c0 = cfgs[0]
-        self.snapshot_seconds, self.snapshot_every, self.cancel, self.G = snapshot_seconds, snapshot_every, cancel, grid_resolution
+        self.snapshot_seconds, self.snapshot_every = snapshot_seconds, snapshot_every
+        self.cancel, self.G = cancel, grid_resolution
         self.n_out = output_width(c0.loss, data.n_classes)
         self.net = _make_net(cfgs, data.n_features, self.n_out, dev, dt)
         self.opt = _Optimizer(cfgs, self.net)
@@ -240,7 +263,10 @@ class _Run:
         for i, (W, b) in enumerate(zip(self.net.weights, self.net.biases)):
             if keep:
                 inputs.append(A)
-            Z = torch.baddbmm(b, W, A if A.shape[0] == K else A.expand(K, -1, -1))
+            if A.shape[0] == K:
+                Z = torch.baddbmm(b, W, A)
+            else:  # input shared by all members: one GEMM over the stacked weights (K*out, F) @ (F, n)
+                Z = torch.addmm(b.reshape(-1, 1), W.reshape(-1, W.shape[2]), A[0]).view(K, W.shape[1], -1)
             if i == last:
                 return Z, inputs, zs
             if keep:
@@ -252,7 +278,10 @@ class _Run:
         n, K, net = dZ.shape[2], self.K, self.net
         for i in range(len(net.weights) - 1, -1, -1):
             A = inputs[i] if inputs[i].shape[2] == n else inputs[i][:, :, :n]
-            torch.bmm(dZ, (A if A.shape[0] == K else A.expand(K, -1, -1)).transpose(1, 2), out=net.gweights[i])
+            if A.shape[0] == K:
+                torch.bmm(dZ, A.transpose(1, 2), out=net.gweights[i])
+            else:  # shared input: (K*out, n) @ (n, F)
+                net.gweights[i].copy_(torch.mm(dZ.reshape(-1, n), A[0].T).view_as(net.gweights[i]))
             torch.sum(dZ, dim=2, keepdim=True, out=net.gbiases[i])
             if i:
                 z = zs[i - 1] if zs[i - 1].shape[2] == n else zs[i - 1][:, :, :n]

@@ -1,0 +1,90 @@
+"""`make bench`: the engine against reference loops, as ratios measured in this one process.
+
+python -m bench [--only core|batch] [--device cpu|cuda] [--ks 1,8,32,128] [--repeats 3]"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from nonlin_core import datasets
+from nonlin_core.config import RunConfig
+from nonlin_core.reference import textbook_train
+from nonlin_core.training import Trainer
+
+CIRCLES = RunConfig()  # the tutorial: 1000 samples, noise 0.03, 2→10→10→1, SGD 0.1, 1000 full-batch epochs, BCE
+MOONS = RunConfig(dataset="moons", n_samples=10_000, noise=0.2, hidden_layers=(10,), loss="ce", optimizer="adamw",
+                  lr=1e-3, weight_decay=0.01, batch_size=32, epochs=50)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def engine(configs, data):
+    snap = None
+    for snap in Trainer(configs, dataset=data).steps(snapshot_seconds=1e9):
+        pass
+    return snap
+
+
+def median_pair(ref_fn, eng_fn, repeats: int):
+    """Interleaved runs; medians of each."""
+    refs, engs, out = [], [], None
+    for _ in range(repeats):
+        t, r = timed(ref_fn)
+        refs.append(t)
+        t, out = timed(eng_fn)
+        engs.append((t, r))
+    return statistics.median(refs), statistics.median(t for t, _ in engs), engs[-1][1], out
+
+
+def bench_core(repeats: int, device: str) -> None:
+    for name, config, what in (("circles", CIRCLES, "textbook loop"), ("moons", MOONS, "DataLoader loop")):
+        config = config.replace(device=device)
+        data = datasets.load(config)
+        engine([config.replace(epochs=5)], data)             # warm-up: lazy imports, allocator
+        textbook_train(config.replace(epochs=2, device="cpu"), data)
+        reps = repeats if name == "circles" else max(1, repeats - 1)
+        ref_s, eng_s, ref_hist, snap = median_pair(lambda: textbook_train(config, data), lambda: engine([config], data), reps)
+        print(f"{name:8} {what:16} {ref_s:7.3f} s   engine {eng_s:7.3f} s   speed-up {ref_s / eng_s:5.2f}x   "
+              f"test acc reference {ref_hist['test_acc'][-1]:.4f} engine {snap.history['test_acc'][0, -1]:.4f}"
+              f"   ({config.epochs} epochs, history every epoch, device {snap.device})")
+
+
+def bench_batch(ks: list[int], device: str) -> None:
+    config = CIRCLES.replace(device=device)
+    data = datasets.load(config)
+    engine([config.replace(epochs=5)] * 2, data)
+    t1, _ = timed(lambda: engine([config], data))
+    print(f"batched circles, K models (seeds 0..K-1) in one computation vs one model, device {device}:")
+    print(f"{'K':>6} {'batched s':>10} {'K x one s':>10} {'vs K=1':>8} {'vs sequential':>14}")
+    for k in ks:
+        configs = [config.replace(seed=s) for s in range(k)]
+        tk, snap = timed(lambda: engine(configs, data))
+        seq = t1 * k
+        print(f"{k:>6} {tk:>10.3f} {seq:>10.3f} {tk / t1:>7.2f}x {seq / tk:>13.2f}x   mean test acc "
+              f"{snap.history['test_acc'][:, -1].mean():.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", choices=["core", "batch"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--ks", default="1,8,32,128")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; ratios are measured in this process")
+    if args.only in (None, "core"):
+        bench_core(args.repeats, args.device)
+    if args.only in (None, "batch"):
+        bench_batch([int(k) for k in args.ks.split(",")], args.device)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""`python -m nonlin_core train|datasets|activations`; train's flags come from the config field table."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .config import FIELDS, ConfigError, RunConfig, caps
+from .errors import DataError
+
+EXIT_USAGE = 2
+_HIDDEN = {"csv_path", "csv_sha256", "target"}   # set through --csv / --target
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        raise _Usage(f"{self.prog}: {message}")
+
+
+class _Usage(Exception):
+    pass
+
+
+def _flag(name: str) -> str:
+    return "--hidden" if name == "hidden_layers" else "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m nonlin_core", description="nonlin: train MLPs, reproducibly, without a UI")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = sub.add_parser("train", help="train one run and print its metrics")
+    default = RunConfig()
+    for f in FIELDS:
+        if f.name in _HIDDEN:
+            continue
+        value = getattr(default, f.name)
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        if f.kind is bool:
+            train.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{f.help} (default: {shown})")
+        else:
+            train.add_argument(_flag(f.name), dest=f.name, default=None, metavar=f.kind.__name__.upper()
+                               if f.kind is not tuple else "W,W", help=f"{f.help} (default: {shown!s})")
+    train.add_argument("--csv", metavar="PATH", help="train on a CSV file (numeric features) ...")
+    train.add_argument("--target", metavar="COL", help="... whose column COL is the class")
+    train.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    train.add_argument("--save", action="store_true", help="store the run in the run store (NONLIN_STORE)")
+    sub.add_parser("datasets", help="list the datasets")
+    sub.add_parser("activations", help="list the activation functions")
+    sub.add_parser("caps", help="show the server caps in force")
+    return parser
+
+
+def config_from_args(ns: argparse.Namespace) -> RunConfig:
+    """RunConfig from parsed flags; ConfigError/DataError on bad values."""
+    from .datasets import read_csv_file, sha256_bytes
+
+    values = {f.name: getattr(ns, f.name) for f in FIELDS if f.name not in _HIDDEN and getattr(ns, f.name) is not None}
+    if ns.csv or ns.target:
+        if not (ns.csv and ns.target):
+            raise ConfigError("--csv and --target go together")
+        if values.get("dataset", "csv") != "csv":
+            raise ConfigError("--csv cannot be combined with --dataset")
+        path = Path(ns.csv).expanduser().resolve()
+        values.update(dataset="csv", csv_path=str(path), csv_sha256=sha256_bytes(read_csv_file(path)), target=ns.target)
+        values.setdefault("standardize", True)
+    return RunConfig.from_dict(values)
+
+
+def _bar(snap, width: int = 30) -> str:
+    done = int(width * snap.epoch / max(snap.epochs, 1))
+    last = {m: v[0, -1] for m, v in snap.history.items() if v.shape[1]}
+    tail = f" loss {last['train_loss']:.4f} test acc {last['test_acc']:.3f}" if last else ""
+    return f"\r[{'#' * done}{'.' * (width - done)}] {snap.epoch}/{snap.epochs}{tail}"
+
+
+def cmd_train(ns: argparse.Namespace) -> int:
+    from .store import RunRecord, default_store, history_lists
+    from .training import METRICS, Trainer
+
+    config = config_from_args(ns)
+    trainer = Trainer(config)
+    cancel = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    snap = None
+    for snap in trainer.steps(cancel=cancel, snapshot_seconds=0.2):
+        if not ns.json and sys.stderr.isatty():
+            print(_bar(snap), end="", file=sys.stderr, flush=True)
+    m = snap.member(0)
+    history = history_lists({name: m.history[name][0] for name in METRICS})
+    final = m.final[0]
+    status, message = m.status[0], m.messages[0]
+    if ns.save:
+        store = default_store()
+        store.finish(RunRecord(config.key, config, status, message, history, final, m.device, m.seconds,
+                               state_dict=m.state_dicts[0]))
+    if ns.json:
+        out = {"config": config.to_dict(), "key": config.key, "status": status, "message": message,
+               "device": m.device, "seconds": round(m.seconds, 4), "history": history,
+               "final": {k: final[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "f1")}
+               if final else None}
+        print(json.dumps(out))
+    else:
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(f"run {config.key}  {status}  {m.epoch}/{m.epochs} epochs in {m.seconds:.2f} s on {m.device}")
+        if message:
+            print(message)
+        if final:
+            print(f"{'':8}{'loss':>10}{'accuracy':>10}")
+            for part in ("train", "test"):
+                print(f"{part:8}{final[part + '_loss']:>10.4f}{final[part + '_acc']:>10.3f}")
+            print(f"test macro-F1 {final['f1']:.3f}")
+            print("confusion (rows true, columns predicted):")
+            for row in final["confusion"]:
+                print("  " + " ".join(f"{v:>6}" for v in row))
+    return 0 if status == "done" else 1
+
+
+def cmd_list(command: str) -> int:
+    if command == "datasets":
+        from .datasets import DATASETS
+        for name, info in DATASETS.items():
+            print(f"{name:14} {'k classes' if info.multiclass else '2 classes':10} {info.blurb}")
+    elif command == "activations":
+        from .models import ACTIVATIONS
+        for name, act in ACTIVATIONS.items():
+            print(f"{name:11} {act.formula}")
+    else:
+        for name, value in caps().items():
+            print(f"{name:8} {value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        ns = parser.parse_args(argv)
+        return cmd_train(ns) if ns.command == "train" else cmd_list(ns.command)
+    except _Usage as exc:
+        print(str(exc), file=sys.stderr)
+    except (ConfigError, DataError) as exc:
+        print(f"python -m nonlin_core: {exc}", file=sys.stderr)
+    return EXIT_USAGE

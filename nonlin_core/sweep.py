@@ -1,0 +1,61 @@
+"""Sweeps over activation × depth × width × seed, planned as batched jobs grouped by shape."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ConfigError, RunConfig
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    base: RunConfig
+    activations: tuple[str, ...]
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    seeds: int = 4
+
+    def cells(self) -> list[tuple[str, int, int]]:
+        return [(a, d, w) for a in self.activations for d in self.depths for w in self.widths]
+
+
+MAX_SWEEP_RUNS = 4096
+
+
+def plan(spec: SweepSpec) -> list[list[RunConfig]]:
+    """One batch per shape (depth, width): every activation × seed of that shape trains together.
+    Depth 0 has no width: its batch is shared by all widths."""
+    if not (spec.activations and spec.depths and spec.widths) or spec.seeds < 1:
+        raise ConfigError("sweep: choose at least one activation, depth, width and seed")
+    groups: dict[tuple[int, ...], list[RunConfig]] = {}
+    for depth in spec.depths:
+        for width in (spec.widths if depth else spec.widths[:1]):
+            hidden = (width,) * depth
+            groups[hidden] = [spec.base.replace(hidden_layers=hidden, activation=a, seed=s)
+                              for a in spec.activations for s in range(spec.seeds)]
+    total = sum(len(g) for g in groups.values())
+    if total > MAX_SWEEP_RUNS:
+        raise ConfigError(f"sweep: {total} runs is over the cap of {MAX_SWEEP_RUNS}; fewer seeds or cells")
+    return list(groups.values())
+
+
+def cell_config(spec: SweepSpec, activation: str, depth: int, width: int, seed: int) -> RunConfig:
+    """The config of one run of the sweep (its store key links the heatmap cell to the run)."""
+    return spec.base.replace(hidden_layers=(width,) * depth, activation=activation, seed=seed)
+
+
+def accuracy_table(spec: SweepSpec, finals: dict[str, dict | None]) -> dict[str, np.ndarray]:
+    """Per activation: mean test accuracy over seeds, shape (depths, widths); NaN where not done yet.
+    `finals` maps run key -> final metrics (None / missing = not finished or diverged)."""
+    out = {}
+    for a in spec.activations:
+        table = np.full((len(spec.depths), len(spec.widths)), np.nan)
+        for i, d in enumerate(spec.depths):
+            for j, w in enumerate(spec.widths):
+                accs = [f["test_acc"] for s in range(spec.seeds)
+                        if (f := finals.get(cell_config(spec, a, d, w, s).key))]
+                if accs:
+                    table[i, j] = float(np.mean(accs))
+        out[a] = table
+    return out
