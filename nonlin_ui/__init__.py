@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the pages: resources and session, sidebar controls, run views."""

@@ -1,0 +1,91 @@
+"""Process-wide resources (job manager + store, warmed once) and per-session state."""
+from __future__ import annotations
+
+import gc
+import json
+import uuid
+from collections import OrderedDict
+
+import streamlit as st
+
+from nonlin_core import datasets, inspection
+from nonlin_core.config import RunConfig
+from nonlin_core.jobs import JobManager
+from nonlin_core.store import SQLiteStore, store_path
+
+PERSISTED = ("pg_", "cmp_", "act_", "ui_")   # widget keys kept alive across pages (buttons are named btn_*)
+MAX_HANDLES = 24                              # finished runs a session keeps at hand
+
+
+def _release(manager: JobManager) -> None:
+    manager.shutdown()
+    manager.store.close()
+
+
+@st.cache_resource(show_spinner="Starting the training engine…", on_release=_release)
+def _manager(path: str) -> JobManager:
+    manager = JobManager.from_env(SQLiteStore(path), grid_resolution=60, snapshot_seconds=0.1)
+    _warm_up()
+    if not gc.get_freeze_count():
+        # Streamlit runs gc.collect(2) after every script run, fragment reruns included: ~150 ms over the
+        # 300k objects of torch & co, with the GIL held (training stalls, redraws lag). Freeze them once.
+        gc.collect()
+        gc.freeze()
+    return manager
+
+
+def _warm_up() -> None:
+    """Pay torch's lazy imports and first kernels now, not on the first click."""
+    from nonlin_core.training import Trainer
+    for loss, n_classes, dataset in (("bce", 2, "moons"), ("ce", 3, "blobs")):
+        config = RunConfig(dataset=dataset, n_classes=n_classes, loss=loss, n_samples=60, epochs=2, batch_size=16)
+        for _ in Trainer(config).steps(grid=True, grid_resolution=8):
+            pass
+
+
+def manager() -> JobManager:
+    """The job manager (and its store) for this server and NONLIN_STORE."""
+    return _manager(str(store_path()))
+
+
+def boot() -> None:
+    """Once per script run: engine warm, session initialised, widget values kept across pages."""
+    manager()
+    if "owner" not in st.session_state:
+        st.session_state.owner = uuid.uuid4().hex
+        st.session_state.handles = OrderedDict()
+    for key in list(st.session_state):
+        if isinstance(key, str) and key.startswith(PERSISTED):
+            st.session_state[key] = st.session_state[key]
+
+
+def large_fonts() -> bool:
+    """The projector toggle (sidebar, every page)."""
+    return st.sidebar.toggle("Large fonts (projector)", key="ui_large")
+
+
+def remember(handle) -> None:
+    """Keep a handle for this session (newest last, bounded)."""
+    handles: OrderedDict = st.session_state.handles
+    handles[handle.key] = handle
+    handles.move_to_end(handle.key)
+    while len(handles) > MAX_HANDLES:
+        handles.popitem(last=False)
+
+
+def data_config(config: RunConfig) -> RunConfig:
+    """Only the fields that decide the data (and the plotted pair): the cache key of data views."""
+    return RunConfig(**{f: getattr(config, f) for f in (
+        "dataset", "n_samples", "noise", "n_classes", "data_seed", "test_size", "standardize", "csv_path",
+        "csv_sha256", "target", "plot_features", "loss")})
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _frame(config_json: str, resolution: int) -> inspection.BoundaryFrame:
+    config = RunConfig.from_dict(json.loads(config_json))
+    return inspection.boundary_frame(datasets.load(config), resolution=resolution)
+
+
+def boundary_frame(config: RunConfig, resolution: int = 60) -> inspection.BoundaryFrame:
+    """Data points and grid axes of a config, in display units (cached per data config)."""
+    return _frame(data_config(config).to_json(), resolution)

@@ -1,0 +1,126 @@
+"""Run lifecycle in a page: find a config's run (this session's, anyone's live one, or the store's),
+start and stop it, show its status, and redraw it on a timer while it trains."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import streamlit as st
+
+from nonlin_core.config import ConfigError, RunConfig
+from nonlin_core.errors import DataError
+from nonlin_core.jobs import BusyError, JobHandle, batch_handle_key
+from nonlin_core.store import FINISHED
+
+from . import resources
+
+REDRAW_SECONDS = 0.3          # fragment timers; reruns coalesce, so a slow browser just gets fewer
+CURVES_SECONDS = 1.0          # the loss/accuracy curves redraw less often: each redraw remounts a chart
+FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long for the first boundary
+
+
+def find(configs: list[RunConfig]) -> JobHandle | None:
+    """The run of these configs: this session's, a live one, or a finished one served from the store."""
+    key = batch_handle_key(configs)
+    handle = st.session_state.handles.get(key)
+    if handle is not None:
+        return handle
+    manager = resources.manager()
+    handle = manager.get(key)
+    if handle is None and all((r := manager.store.get(c.key)) is not None and r.status in FINISHED for c in configs):
+        try:
+            handle = manager.submit_batch(configs)      # finished: a done handle at once, no training
+        except (ConfigError, DataError, BusyError):
+            handle = None
+    if handle is not None:
+        resources.remember(handle)
+    return handle
+
+
+def start(configs: list[RunConfig], slot: str) -> JobHandle | None:
+    """Submit; this page's previous run of this session is stopped (a new config simply starts a new run)."""
+    owner = st.session_state.owner
+    previous = st.session_state.handles.get(st.session_state.get(f"run_{slot}", ""))
+    current = find(configs)
+    if current is not None and current.status not in ("cancelled", "failed"):
+        return current
+    if previous is not None and not previous.finished and previous.owner == owner:
+        previous.cancel()
+    try:
+        handle = resources.manager().submit_batch(configs, owner=owner)
+    except BusyError as exc:
+        st.warning(str(exc))
+        return None
+    except (ConfigError, DataError) as exc:
+        st.error(str(exc))
+        return None
+    resources.remember(handle)
+    st.session_state[f"run_{slot}"] = handle.key
+    deadline = time.monotonic() + FIRST_SNAPSHOT_SECONDS
+    while handle.snapshot is None and not handle.wait(0.02) and time.monotonic() < deadline:
+        pass                          # the first snapshot comes ~0.2 s into training: draw it in this response
+    return handle
+
+
+def stoppable(handle: JobHandle | None) -> bool:
+    return handle is not None and not handle.finished and handle.owner == st.session_state.owner
+
+
+def stop(handle: JobHandle | None) -> None:
+    if stoppable(handle):
+        handle.cancel()
+
+
+def controls(configs: list[RunConfig] | None, slot: str) -> JobHandle | None:
+    """Train and Stop buttons; the run to show for configs (None when there is nothing to show)."""
+    handle = find(configs) if configs else None
+    c1, c2, _ = st.columns([1, 1, 4])
+    if c1.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width="stretch"):
+        handle = start(configs, slot) or handle
+    c2.button("Stop", key=f"btn_{slot}_stop", on_click=stop, args=(handle,), disabled=not stoppable(handle),
+              width="stretch")
+    return handle
+
+
+def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press **Train**.") -> None:
+    """One status line (container key 'run_status'): the state word first, then details."""
+    with st.container(key="run_status"):
+        if handle is None:
+            st.info(idle)
+            return
+        snap = handle.snapshot
+        epoch, epochs = (snap.epoch, snap.epochs) if snap is not None else (0, handle.configs[0].epochs)
+        if handle.status == "queued":
+            st.progress(0.0, text="Queued — waiting for a free worker…")
+        elif handle.status == "running":
+            st.progress(min(epoch / epochs, 1.0), text=f"Running — epoch {epoch} / {epochs}")
+        elif handle.status == "done":
+            where = "from the run store" if handle.from_cache else f"in {snap.seconds:.1f} s on {snap.device}"
+            problems = [m for m in (snap.messages if snap else []) if m]
+            st.success(f"Done — {epochs} epochs {where}" + (f" ({'; '.join(problems)})" if problems else ""))
+            if handle.from_cache:
+                st.badge("from cache", icon=":material/history:", color="blue")
+        elif handle.status == "diverged":
+            st.error(f"Diverged — {handle.message or 'the loss became non-finite'}")
+        elif handle.status == "cancelled":
+            st.warning(f"Stopped — at epoch {epoch} / {epochs}: {handle.message or 'cancelled'}. "
+                       "Press **Train** to run it again.")
+        else:
+            st.error(f"Failed — {handle.message}")
+
+
+def live(handle: JobHandle | None, render: Callable[[JobHandle | None], None], *, seconds: float = REDRAW_SECONDS,
+         finisher: bool = False) -> None:
+    """render(handle) now and, while it trains, again every `seconds` from its latest snapshot, as a fragment
+    of its own: each chart redraws at its own pace. The finisher reruns the whole page once the run ends
+    (final results; the timers stop)."""
+    key = handle.key if handle is not None else ""
+    active = handle is not None and not handle.finished
+
+    def live_view() -> None:
+        current = st.session_state.handles.get(key) if key else None
+        render(current)
+        if finisher and active and current is not None and current.finished:
+            st.rerun()
+
+    st.fragment(live_view, run_every=seconds if active else None)()

@@ -1,0 +1,137 @@
+"""Drawing a run: the Playground's single model and the Compare page's row of models."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from nonlin_core import inspection, plots
+from nonlin_core.config import RunConfig
+from nonlin_core.jobs import JobHandle
+from nonlin_core.training import METRICS
+
+from . import runs
+
+CHART = {"displaylogo": False}
+SHAPE_WORDS = {
+    "line": "a straight line: this model cannot bend",
+    "nearly": "almost straight",
+    "curve": "bends around the data",
+    "none": "one class everywhere: no boundary in view",
+}
+
+
+def _history(snap, members: slice) -> dict[str, np.ndarray]:
+    if snap is None:
+        return {m: np.zeros((1, 0)) for m in METRICS}
+    return {m: snap.history[m][members] for m in METRICS}
+
+
+def boundary(frame: inspection.BoundaryFrame, config: RunConfig, probs, *, epoch: int, key: str, large: bool,
+             title: str = "", height: int = 460, legend: bool = True) -> None:
+    fig = plots.decision_boundary(frame.xs, frame.ys, probs, X_train=frame.X_train, y_train=frame.y_train,
+                                  X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names,
+                                  axis_titles=frame.axis_titles, equal_aspect=frame.n_features == 2 and
+                                  config.dataset != "csv", epoch=epoch, large=large, title=title, height=height,
+                                  uirevision=f"boundary-{config.dataset}-{frame.pair}", show_legend=legend)
+    st.plotly_chart(fig, key=key, config=CHART)
+
+
+def _probs(snap, k: int):
+    return snap.grid[k] if snap is not None and snap.grid is not None else None
+
+
+def single(handle: JobHandle | None, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> None:
+    """Status, live boundary and curves (each redrawn on its own timer); final metrics once done."""
+    runs.live(handle, runs.status, finisher=True)
+    left, right = st.columns([3, 2], gap="medium")
+
+    def draw_boundary(h: JobHandle | None) -> None:
+        snap = h.snapshot if h is not None else None
+        boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary", large=large,
+                 title="Decision boundary" if snap is not None else "Data (train solid, test outlined)")
+
+    def draw_curves(h: JobHandle | None) -> None:
+        snap = h.snapshot if h is not None else None
+        st.plotly_chart(plots.curves([("", _history(snap, slice(0, 1)))], epochs=config.epochs, large=large,
+                                     uirevision=f"curves-{config.key}", height=250), key="curves", config=CHART)
+
+    with left:
+        runs.live(handle, draw_boundary)
+        if frame.note:
+            st.caption(frame.note)
+    with right:
+        runs.live(handle, draw_curves, seconds=runs.CURVES_SECONDS)
+    snap = handle.snapshot if handle is not None and handle.finished else None
+    final = snap.final[0] if snap is not None and snap.final else None
+    if final:
+        st.subheader("Result")
+        c = st.columns(4)
+        c[0].metric("Test accuracy", f"{final['test_acc']:.1%}")
+        c[1].metric("Train accuracy", f"{final['train_acc']:.1%}")
+        c[2].metric("F1 (test, macro)", f"{final['f1']:.3f}")
+        c[3].metric("Test loss", f"{final['test_loss']:.4g}")
+        left, _ = st.columns([2, 3])
+        with left:
+            st.plotly_chart(plots.confusion_matrix(final["confusion"], frame.class_names, large=large),
+                            key="confusion", config=CHART)
+
+
+def shape_caption(label: str, shape: inspection.BoundaryShape | None, test_acc: float | None) -> str:
+    """'**relu** — bends around the data · test accuracy 99%' from the run's own boundary."""
+    words = SHAPE_WORDS[shape.kind] if shape is not None else "not trained yet"
+    acc = f" · test accuracy {test_acc:.0%}" if test_acc is not None else ""
+    return f"**{label}** — {words}{acc}"
+
+
+def compare(handle: JobHandle | None, configs: list[RunConfig], labels: list[str], n_seeds: int,
+            frame: inspection.BoundaryFrame, large: bool) -> None:
+    """One boundary per model in a row (its first seed), overlaid curves (mean ± std over seeds), a table."""
+    base = configs[0]
+    runs.live(handle, runs.status, finisher=True)
+
+    def draw_boundaries(h: JobHandle | None) -> None:
+        snap = h.snapshot if h is not None else None
+        for m, (label, col) in enumerate(zip(labels, st.columns(len(labels), gap="small"))):
+            probs = _probs(snap, m * n_seeds)
+            shape = inspection.boundary_shape(probs, frame.xs, frame.ys) if probs is not None else None
+            finals = [f for f in (snap.final[m * n_seeds:(m + 1) * n_seeds] if snap is not None and snap.final else [])
+                      if f]
+            with col:
+                boundary(frame, base, probs, epoch=snap.epoch if snap else 0, key=f"boundary_{m}", large=large,
+                         title=label, height=330, legend=False)
+                st.markdown(shape_caption(label, shape, float(np.mean([f["test_acc"] for f in finals])) if finals
+                                          else None))
+
+    def draw_curves(h: JobHandle | None) -> None:
+        snap = h.snapshot if h is not None else None
+        series = [(label, _history(snap, slice(m * n_seeds, (m + 1) * n_seeds))) for m, label in enumerate(labels)]
+        st.plotly_chart(plots.curves(series, epochs=base.epochs, cols=2, large=large, uirevision="cmp_curves",
+                                     height=320), key="cmp_curves", config=CHART)
+
+    runs.live(handle, draw_boundaries)
+    if frame.note:
+        st.caption(frame.note)
+    if n_seeds > 1:
+        st.caption("Curves: mean over seeds, band ± one standard deviation.")
+    runs.live(handle, draw_curves, seconds=runs.CURVES_SECONDS)
+    snap = handle.snapshot if handle is not None and handle.finished else None
+    if snap is not None and snap.final:
+        st.dataframe(final_table(handle, labels, n_seeds, frame), hide_index=True, column_config={
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "train accuracy": st.column_config.NumberColumn(format="percent"),
+            "F1": st.column_config.NumberColumn(format="%.3f"), "test loss": st.column_config.NumberColumn(format="%.4g")})
+
+
+def final_table(handle: JobHandle, labels: list[str], n_seeds: int, frame: inspection.BoundaryFrame) -> list[dict]:
+    """One row per model: its boundary's shape and final metrics (mean over seeds), member statuses."""
+    snap, rows = handle.snapshot, []
+    for m, label in enumerate(labels):
+        members = range(m * n_seeds, (m + 1) * n_seeds)
+        finals = [snap.final[k] for k in members if snap.final[k]]
+        shape = inspection.boundary_shape(snap.grid[m * n_seeds], frame.xs, frame.ys) if snap.grid is not None else None
+        means = {name: float(np.mean([f[name] for f in finals])) if finals else None
+                 for name in ("test_acc", "train_acc", "f1", "test_loss")}
+        rows.append({"model": label, "boundary": shape.kind if shape else "", "test accuracy": means["test_acc"],
+                     "train accuracy": means["train_acc"], "F1": means["f1"], "test loss": means["test_loss"],
+                     "status": ", ".join(sorted({handle.member_status(k) for k in members}))})
+    return rows

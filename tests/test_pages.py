@@ -1,0 +1,215 @@
+"""AppTest smoke and behaviour tests for every page, widgets addressed by key. Fragment timers never fire
+in AppTest, so a run is followed by calling at.run() until the page reports the end."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from nonlin_core.config import RunConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+ENDED = ("Done", "Diverged", "Stopped", "Failed")
+
+
+@pytest.fixture
+def app(store_path):
+    """make(page=None, query=None) -> a run AppTest on its own store; background workers stopped after."""
+    def make(page: str | None = None, query: dict | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.query_params.update(query or {})
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    yield make
+    st.cache_resource.clear()        # on_release: JobManager.shutdown joins the training threads
+    st.cache_data.clear()
+
+
+def status(at: AppTest) -> str:
+    """Texts of the run status line (alerts and progress) on the page."""
+    parts = [e.value for kind in (at.success, at.error, at.warning, at.info) for e in kind]
+    parts += [p.proto.text for p in at.get("progress")]
+    return " | ".join(parts)
+
+
+def wait_for_end(at: AppTest, timeout: float = 180) -> str:
+    """Rerun until the status reports an end; between reruns, wait on the live job (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        text = status(at)
+        if any(text.startswith(word) or f"| {word}" in text for word in ENDED):
+            return text
+        live = [h for h in at.session_state["handles"].values() if not h.finished]
+        if live:
+            live[0].wait(0.25)
+    raise AssertionError(f"no end within {timeout} s; status: {status(at)}")
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly charts by widget key -> their figure spec."""
+    return {c.proto.id.split("-", 2)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def current_config(at: AppTest) -> RunConfig:
+    return RunConfig.from_query({k: v for k, v in at.query_params.items()})
+
+
+@pytest.mark.parametrize("page", [None, "compare", "activations"])
+def test_every_page_loads(app, page):
+    at = app(page)
+    assert at.title[0].value in ("Playground", "Compare", "Activations")
+    assert not at.error
+
+
+def test_playground_trains_default_to_done(app):
+    at = app()
+    assert "Not trained yet" in status(at)
+    assert "boundary" in charts(at)
+    at.button(key="btn_pg_train").click().run()
+    text = wait_for_end(at)
+    assert text.startswith("Done"), text
+    config = current_config(at)
+    spec = charts(at)
+    boundary = spec["boundary"]
+    assert boundary["data"][0]["type"] == "heatmap" and boundary["layout"]["meta"]["epoch"] == config.epochs
+    assert {"curves", "confusion"} <= set(spec)
+    labels = [m.label for m in at.metric]
+    assert "Test accuracy" in labels and "F1 (test, macro)" in labels
+    accuracy = float(at.metric[0].value.rstrip("%")) / 100
+    assert accuracy > 0.9
+    assert config.dataset == "circles" and config.batch_size == 32      # the page's preset, in the URL
+
+
+def test_changing_activation_gives_new_run_and_switching_back_is_instant(app):
+    at = app()
+    first = current_config(at)
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    at.pills(key="pg_activation").set_value("tanh").run()
+    second = current_config(at)
+    assert second.activation == "tanh" and second.key != first.key
+    assert "Not trained yet" in status(at)
+    at.pills(key="pg_activation").set_value("relu").run()
+    assert current_config(at).key == first.key
+    assert status(at).startswith("Done")                  # shown at once, no training
+
+
+def test_finished_run_comes_from_the_store_in_a_new_session(app):
+    at = app()
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    again = app(query=dict(at.query_params))
+    assert status(again).startswith("Done — 600 epochs from the run store")
+    assert any("from cache" in m.value for m in again.markdown)
+
+
+def test_url_params_load_and_bad_params_name_the_field(app):
+    at = app(query={"dataset": "moons", "epochs": "50", "activation": "tanh"})
+    assert at.selectbox(key="pg_dataset").value == "moons"
+    assert at.number_input(key="pg_epochs").value == 50 and at.pills(key="pg_activation").value == "tanh"
+    bad = app(query={"epochs": "lots"})
+    assert "epochs" in bad.warning[0].value and bad.selectbox(key="pg_dataset").value == "circles"
+
+
+def test_dataset_change_applies_its_preset(app):
+    at = app()
+    at.selectbox(key="pg_dataset").set_value("spiral").run()
+    config = current_config(at)
+    assert (config.dataset, config.n_classes, config.loss, config.optimizer) == ("spiral", 3, "ce", "adam")
+
+
+def test_stop_and_divergence_are_messages(app):
+    at = app()
+    at.button(key="btn_pg_train").click().run()
+    at.button(key="btn_pg_stop").click().run()
+    assert wait_for_end(at).startswith("Stopped")
+    diverging = app(query={"lr": "10.0", "activation": "none", "momentum": "0.99", "epochs": "200"})
+    diverging.button(key="btn_pg_train").click().run()
+    text = wait_for_end(diverging)
+    assert text.startswith("Diverged") and "lower the learning rate" in text
+    assert not diverging.exception
+
+
+def test_heart_failure_draws_a_feature_pair(app, heart_dir, monkeypatch):
+    monkeypatch.setenv("NONLIN_DATA_DIR", str(heart_dir))
+    at = app()
+    at.selectbox(key="pg_dataset").set_value("heart_failure").run()
+    assert any("other 10 features are held at their training mean" in c.value for c in at.caption)
+    at.selectbox(key="pg_pair_x").set_value(0).run()
+    assert current_config(at).plot_features[0] == 0
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    assert charts(at)["boundary"]["layout"]["xaxis"]["title"]["text"] == "age"
+
+
+def test_csv_upload_trains_and_bad_csv_is_a_message(app):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 3))
+    y = np.array(["low", "mid", "high"])[np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5])]
+    text = "f1,f2,f3,level\n" + "\n".join(f"{a:.4f},{b:.4f},{c:.4f},{t}" for (a, b, c), t in zip(X, y))
+    at = app()
+    at.selectbox(key="pg_dataset").set_value("csv").run()
+    at.get("file_uploader")[0].upload("levels.csv", text.encode(), "text/csv")
+    at.run()
+    assert not at.exception and at.selectbox(key="pg_target").value == "level"
+    config = current_config(at)
+    assert config.dataset == "csv" and config.loss == "ce" and config.csv_sha256
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    bad = app()
+    bad.selectbox(key="pg_dataset").set_value("csv").run()
+    bad.get("file_uploader")[0].upload("bad.csv", b"a,b,y\n1,x,0\n2,z,1\n3,q,0\n4,w,1\n", "text/csv")
+    bad.run()
+    assert not bad.exception and any("'b' is not numeric" in e.value for e in bad.error)
+
+
+def test_compare_draws_one_boundary_per_model_with_computed_captions(app):
+    at = app("compare")
+    assert "boundary_2" in charts(at)
+    at.button(key="btn_cmp_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    spec = charts(at)
+    assert sorted(k for k in spec if k.startswith("boundary_")) == ["boundary_0", "boundary_1", "boundary_2"]
+    assert all(spec[f"boundary_{m}"]["data"][0]["type"] == "heatmap" for m in range(3))
+    captions = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert "a straight line" in captions[0] and "bends" in captions[1]
+    assert len(at.dataframe) == 1 and "cmp_curves" in spec
+    handle = next(iter(at.session_state["handles"].values()))
+    assert len(handle.configs) == 3                              # one batched job for all models
+
+
+def test_compare_over_seeds_draws_bands(app):
+    at = app("compare")
+    at.number_input(key="cmp_seeds").set_value(2).run()
+    at.pills(key="cmp_acts").set_value(["none", "relu"]).run()
+    at.button(key="btn_cmp_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    curves = charts(at)["cmp_curves"]
+    assert sum(1 for t in curves["data"] if t.get("fill") == "toself") == 8     # 2 metrics x 2 models x train/test
+    assert len(next(iter(at.session_state["handles"].values())).configs) == 4
+
+
+def test_activations_page_renders_for_a_finished_run(app):
+    at = app()
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    trained = current_config(at).key
+    at.switch_page("pages/activations.py").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="act_run").value == trained
+    spec = charts(at)
+    assert {"activation_curves", "dead_units", "layer_1", "layer_2"} <= set(spec)
+    assert any("Units that never fire" in m.value for m in at.markdown)
+    at.slider(key="act_samples").set_value(16).run()
+    assert len(charts(at)["layer_1"]["data"][1]["y"]) == 16

@@ -1,0 +1,99 @@
+"""Plot functions are pure: arrays in, a plotly Figure out, without streamlit."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import plotly.graph_objects as go
+
+from nonlin_core import plots
+
+
+def valid(fig: go.Figure) -> go.Figure:
+    """The live figures skip plotly's validation when built; validate them here (raises on a bad key)."""
+    go.Figure(fig.to_dict())
+    return fig
+
+
+def _points(n=20, classes=2):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 2)), np.arange(n) % classes
+
+
+def test_binary_boundary_heatmap_and_points():
+    X, y = _points()
+    G = 10
+    probs = np.stack([np.full((G, G), 0.3), np.full((G, G), 0.7)])
+    fig = plots.decision_boundary(np.linspace(-2, 2, G), np.linspace(-2, 2, G), probs, X_train=X, y_train=y,
+                                  X_test=X[:5], y_test=y[:5], class_names=("a", "b"), epoch=7, uirevision="u")
+    valid(fig)
+    heat = fig.data[0]
+    assert heat.type == "heatmap" and np.allclose(np.asarray(heat.z), 0.7) and heat.zmin == 0 and heat.zmax == 1
+    assert fig.layout.meta == {"epoch": 7} and fig.layout.uirevision == "u"
+    scatters = [t for t in fig.data if t.type == "scatter"]
+    assert [t.name for t in scatters] == ["train · a", "train · b", "test · a", "test · b"]
+    assert scatters[0].marker.color == plots.class_color(0) and scatters[2].marker.symbol == "circle-open"
+
+
+def test_multiclass_boundary_codes_class_and_confidence():
+    X, y = _points(classes=3)
+    probs = np.zeros((3, 4, 4))
+    probs[2] = 1.0
+    probs[:, 0, 0] = [1 / 3, 1 / 3, 1 / 3]
+    fig = plots.decision_boundary(np.arange(4.0), np.arange(4.0), probs, X_train=X, y_train=y, X_test=X, y_test=y,
+                                  class_names=("a", "b", "c"))
+    valid(fig)
+    z = np.asarray(fig.data[0].z)
+    assert np.isclose(z[1, 1], 2.999) and z[0, 0] < 1     # sure class 2 / a three-way tie
+    assert fig.data[0].zmax == 3 and len(plots.boundary_colorscale(3)) == 6
+
+
+def test_points_only_without_probabilities():
+    X, y = _points()
+    fig = valid(plots.decision_boundary(None, None, None, X_train=X, y_train=y, X_test=X, y_test=y,
+                                        class_names=("a", "b"), large=True, equal_aspect=False))
+    assert all(t.type == "scatter" for t in fig.data)
+
+
+def test_curves_mean_and_band_over_seeds_and_thinning():
+    T = 4000
+    hist = {m: np.vstack([np.linspace(1, 0.1, T), np.linspace(1.2, 0.2, T)]) for m in
+            ("train_loss", "test_loss", "train_acc", "test_acc")}
+    fig = valid(plots.curves([("relu", hist), ("tanh", hist)], epochs=T, cols=2))
+    lines = [t for t in fig.data if t.mode == "lines"]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(lines) == 8 and len(bands) == 8                    # 2 metrics x 2 models x train/test
+    assert len(lines[0].x) <= plots.MAX_CURVE_POINTS + 1 and lines[0].x[-1] == T
+    assert np.isclose(lines[0].y[0], 1.1) and fig.layout.yaxis.type == "log" and fig.layout.meta == {"epoch": T}
+    assert [t.name for t in lines if t.showlegend] == ["relu · train", "relu · test", "tanh · train", "tanh · test"]
+    assert {t.xaxis for t in lines} == {"x", "x2"} and fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]
+    assert [a.text for a in fig.layout.annotations] == ["<b>Loss</b>", "<b>Accuracy</b>"]
+    single = valid(plots.curves([("", {k: v[:1] for k, v in hist.items()})], epochs=T, metrics=("acc",), large=True))
+    assert [t.name for t in single.data] == ["train", "test"] and single.layout.font.size == 18
+
+
+def test_confusion_activations_layers_dead():
+    assert plots.confusion_matrix([[3, 1], [0, 4]], ("a", "b")).data[0].z.tolist() == [[3, 1], [0, 4]]
+    x = np.linspace(-1, 1, 5)
+    fig = plots.activation_curves(x, {"relu": (x, x), "tanh": (x, x)}, {"relu": "max(0, x)"})
+    assert len(fig.data) == 4
+    pre = np.arange(12.0).reshape(4, 3)
+    fig = plots.layer_heatmaps(pre, np.maximum(pre - 5, 0), np.array([1, 0, 1, 0]), ("a", "b"),
+                               np.array([False, False, True]), activation="relu", layer=1)
+    assert len(fig.data) == 3 and "1/3 dead" in fig.layout.annotations[2].text
+    assert fig.data[0].z.ravel().tolist() == [0, 0, 1, 1]      # rows sorted by label
+    assert plots.dead_share_bars([0.0, 0.5]).data[0].y == (0.0, 0.5)
+
+
+def test_plots_do_not_import_streamlit():
+    code = "import sys, nonlin_core.plots, nonlin_core.inspection, nonlin_core.uploads; print('streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_log_ticks_fit_the_data():
+    assert plots.log_ticks([np.array([0.03, 0.7])]) == [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
+    wide = plots.log_ticks([np.array([1e-6, np.nan, 3.0]), np.array([0.0, -1.0])])
+    assert len(wide) <= 8 and wide[0] <= 1e-6 and wide[-1] >= 3.0 and all(np.log10(t).is_integer() for t in wide)
+    assert plots.log_ticks([np.zeros((1, 0))]) == [0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
