@@ -3,6 +3,7 @@ from the store when already finished, cancel, and per-owner limits."""
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 import traceback
@@ -22,6 +23,15 @@ from .training import METRICS, Snapshot, Trainer, check_batch
 ACTIVE = ("queued", "running")
 
 
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"env {name}={raw!r} must be a whole number >= 1")
+    return int(raw)
+
+
 class BusyError(RuntimeError):
     """Too many jobs queued overall or for one owner; the message says which cap."""
 
@@ -36,6 +46,7 @@ class JobHandle:
     snapshot: Snapshot | None = None       # latest; history so far, grid, finals when done
     from_cache: bool = False
     owner: str = ""
+    in_sweep: bool = False                 # counted once, through its sweep, against the caps
     submitted: float = field(default_factory=time.time)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -61,6 +72,43 @@ class JobHandle:
         return self.status
 
 
+@dataclass(eq=False)
+class SweepHandle:
+    """Several batches trained one after another in one worker slot (a sweep: one batch per shape)."""
+    groups: list[JobHandle]
+    key: str
+    owner: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return all(g.finished for g in self.groups)
+
+    @property
+    def status(self) -> str:
+        if not self.finished:
+            return "running" if any(g.status != "queued" for g in self.groups) else "queued"
+        return "cancelled" if any(g.status == "cancelled" for g in self.groups) else "done"
+
+    @property
+    def progress(self) -> float:
+        """0..1 over all members' epochs."""
+        total = sum(len(g.configs) * g.configs[0].epochs for g in self.groups)
+        done = sum(len(g.configs) * (g.configs[0].epochs if g.finished else g.snapshot.epoch if g.snapshot else 0)
+                   for g in self.groups)
+        return done / total if total else 1.0
+
+    def cancel(self) -> None:
+        for g in self.groups:
+            g.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = None if timeout is None else time.monotonic() + timeout
+        for g in self.groups:
+            if not g.wait(None if end is None else max(0.0, end - time.monotonic())):
+                return False
+        return True
+
+
 def batch_handle_key(configs: list[RunConfig]) -> str:
     if len(configs) == 1:
         return configs[0].key
@@ -77,6 +125,14 @@ class JobManager:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="nonlin-train")
         self._lock = threading.Lock()
         self._active: dict[str, JobHandle] = {}
+
+    @classmethod
+    def from_env(cls, store: RunStore, **kwargs) -> JobManager:
+        """Caps from the environment: NONLIN_WORKERS (training threads, 2), NONLIN_MAX_JOBS (queued or
+        running overall, 64), NONLIN_MAX_JOBS_PER_SESSION (3)."""
+        limits = {"max_workers": _env_int("NONLIN_WORKERS", 2), "max_queued": _env_int("NONLIN_MAX_JOBS", 64),
+                  "max_per_owner": _env_int("NONLIN_MAX_JOBS_PER_SESSION", 3)}
+        return cls(store, **{**limits, **kwargs})
 
     def submit(self, config: RunConfig, *, owner: str = "") -> JobHandle:
         return self.submit_batch([config], owner=owner)
@@ -95,25 +151,66 @@ class JobManager:
         with self._lock:
             if key in self._active:
                 return self._active[key]
-            if len(self._active) >= self.max_queued:
-                raise BusyError(f"the server is busy: {len(self._active)} jobs are queued or running "
-                                f"(cap {self.max_queued}); try again in a moment")
-            mine = sum(1 for h in self._active.values() if owner and h.owner == owner)
-            if owner and mine >= self.max_per_owner:
-                raise BusyError(f"you already have {mine} jobs queued or running (cap {self.max_per_owner} "
-                                "per session); wait for one to finish or stop it")
+            self._check_caps(owner)
             handle = JobHandle(list(configs), key, owner=owner)
             self._active[key] = handle
         self._pool.submit(self._run, handle)
         return handle
 
+    def submit_sweep(self, groups: list[list[RunConfig]], *, owner: str = "") -> SweepHandle:
+        """Train each group (a valid batch) in turn in one worker; stored groups come from the store and
+        groups already training elsewhere are shared. Counts as one job against the caps."""
+        for configs in groups:
+            check_batch(configs)
+        key = "s" + hashlib.sha256(",".join(batch_handle_key(g) for g in groups).encode()).hexdigest()[:15]
+        with self._lock:
+            if key in self._active:
+                return self._active[key].sweep
+        handles, fresh = [], []
+        for configs in groups:
+            handle = self.get(batch_handle_key(configs)) or self._from_store(configs)
+            if handle is None:
+                handle = JobHandle(list(configs), batch_handle_key(configs), owner=owner, in_sweep=True)
+                fresh.append(handle)
+            handles.append(handle)
+        sweep = SweepHandle(handles, key, owner)
+        if not fresh:
+            return sweep
+        with self._lock:
+            self._check_caps(owner)
+            for handle in fresh:
+                self._active.setdefault(handle.key, handle)
+            self._active[key] = _SweepSlot(sweep)
+        self._pool.submit(self._run_sweep, key, fresh)
+        return sweep
+
+    def _run_sweep(self, key: str, handles: list[JobHandle]) -> None:
+        try:
+            for handle in handles:
+                self._run(handle)
+        finally:
+            with self._lock:
+                self._active.pop(key, None)
+
+    def _check_caps(self, owner: str) -> None:
+        """Raise BusyError over the overall or per-owner cap (a sweep counts once). Hold self._lock."""
+        jobs = [h for h in self._active.values() if not getattr(h, "in_sweep", False)]   # a _SweepSlot counts
+        if len(jobs) >= self.max_queued:
+            raise BusyError(f"the server is busy: {len(jobs)} jobs are queued or running "
+                            f"(cap {self.max_queued}, NONLIN_MAX_JOBS); try again in a moment")
+        mine = sum(1 for h in jobs if owner and h.owner == owner)
+        if owner and mine >= self.max_per_owner:
+            raise BusyError(f"you already have {mine} jobs queued or running (cap {self.max_per_owner} per "
+                            "session, NONLIN_MAX_JOBS_PER_SESSION); wait for one to finish or stop it")
+
     def get(self, key: str) -> JobHandle | None:
         with self._lock:
-            return self._active.get(key)
+            handle = self._active.get(key)
+        return None if isinstance(handle, _SweepSlot) else handle
 
     def active(self) -> list[JobHandle]:
         with self._lock:
-            return list(self._active.values())
+            return [h for h in self._active.values() if not isinstance(h, _SweepSlot)]
 
     def shutdown(self, wait: bool = True) -> None:
         """Cancel everything and stop the workers."""
@@ -180,6 +277,16 @@ class JobManager:
             if self._active.get(handle.key) is handle:
                 del self._active[handle.key]
         handle._done.set()
+
+
+@dataclass(eq=False)
+class _SweepSlot:
+    """A running sweep's place in the active table (for dedupe and the caps)."""
+    sweep: SweepHandle
+
+    @property
+    def owner(self) -> str:
+        return self.sweep.owner
 
 
 def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -> Snapshot:

@@ -75,3 +75,26 @@ def test_accuracy_table_from_a_real_batched_sweep():
     # depth 0 is the same linear model for both activations; with 2 hidden ReLU layers circles bend
     assert table["none"][0, 0] == table["relu"][0, 0]
     assert table["relu"][1, 0] > table["none"][1, 0] + 0.2
+
+
+def test_sweep_job_trains_every_group_counts_once_and_is_served_from_the_store_after(store_path):
+    from nonlin_core.jobs import JobManager
+    from nonlin_core.store import SQLiteStore
+
+    spec = SweepSpec(RunConfig(epochs=30, n_samples=200), ("none", "relu"), (1, 2), (4, 8), seeds=2)
+    groups = plan(spec)
+    manager = JobManager(SQLiteStore(store_path), max_per_owner=2)
+    try:
+        sweep = manager.submit_sweep(groups, owner="teacher")
+        assert len(sweep.groups) == 4
+        other = manager.submit(RunConfig(epochs=5), owner="teacher")         # the sweep is one job of two
+        assert sweep.wait(120) and other.wait(60)
+        assert sweep.status == "done" and sweep.progress == 1.0
+        stored = {c.key: manager.store.get(c.key) for g in groups for c in g}
+        assert all(r is not None and r.status == "done" for r in stored.values())
+        again = manager.submit_sweep(groups, owner="teacher")
+        assert again.finished and all(g.from_cache for g in again.groups)
+        finals = {k: r.final for k, r in stored.items()}
+        assert np.isfinite(accuracy_table(spec, finals)["relu"]).all()
+    finally:
+        manager.shutdown()

@@ -1,0 +1,66 @@
+"""Model export: one .pt file with the trained weights and everything needed to use them
+(config, feature and class names, the scaler fitted on the training split)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import datasets
+from .config import RunConfig
+from .models import build_mlp, output_width
+from .store import RunRecord
+
+FORMAT = "nonlin-model-1"
+
+
+def export_bytes(record: RunRecord) -> bytes:
+    """The .pt bytes of a finished run (torch.save of a plain dict; load with load_exported)."""
+    if record.state_dict is None:
+        raise ValueError(f"run {record.key} has no trained weights ({record.status})")
+    data = datasets.load(record.config)
+    payload = {"format": FORMAT, "config": record.config.to_dict(), "key": record.key,
+               "state_dict": record.state_dict, "feature_names": list(data.feature_names),
+               "class_names": list(data.class_names), "mean": torch.as_tensor(data.mean),
+               "scale": torch.as_tensor(data.scale), "final": record.final}
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return buf.getvalue()
+
+
+class ExportedModel(nn.Module):
+    """Raw features (n, d) in the file's units -> class probabilities (n, classes)."""
+
+    def __init__(self, payload: dict):
+        super().__init__()
+        self.config = RunConfig.from_dict(payload["config"])
+        self.feature_names, self.class_names = payload["feature_names"], payload["class_names"]
+        dtype = torch.float64 if self.config.dtype == "float64" else torch.float32
+        self.mlp = build_mlp(len(self.feature_names), self.config.hidden_layers,
+                             output_width(self.config.loss, len(self.class_names)), self.config.activation, dtype=dtype)
+        self.mlp.load_state_dict(payload["state_dict"])
+        self.register_buffer("mean", payload["mean"].to(dtype))
+        self.register_buffer("scale", payload["scale"].to(dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.mlp((x.to(self.mean.dtype) - self.mean) / self.scale)
+        if self.config.loss == "bce":
+            p = torch.sigmoid(logits[:, 0])
+            return torch.stack([1 - p, p], 1)
+        return torch.softmax(logits, 1)
+
+    def predict(self, X: np.ndarray) -> list[str]:
+        """Class names for rows of raw features."""
+        with torch.no_grad():
+            idx = self(torch.as_tensor(np.asarray(X, dtype=np.float64))).argmax(1).tolist()
+        return [self.class_names[i] for i in idx]
+
+
+def load_exported(source) -> ExportedModel:
+    """From a path or bytes written by export_bytes."""
+    payload = torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError("not a nonlin model file")
+    return ExportedModel(payload).eval()

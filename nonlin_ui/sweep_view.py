@@ -1,0 +1,109 @@
+"""Sweep page helpers: the spec from the sidebar, the live heatmaps, opening a cell's run."""
+from __future__ import annotations
+
+import streamlit as st
+
+from nonlin_core import plots
+from nonlin_core.config import ConfigError, RunConfig, caps
+from nonlin_core.datasets import DATASETS
+from nonlin_core.errors import DataError
+from nonlin_core.jobs import BusyError, SweepHandle
+from nonlin_core.models import ACTIVATIONS
+from nonlin_core.sweep import SweepSpec, accuracy_table, cell_config, plan
+from nonlin_ui import controls, resources
+
+WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def sidebar() -> SweepSpec | None:
+    sb, limits = st.sidebar, caps()
+    sb.header("Data")
+    dataset = sb.selectbox("Dataset", [d for d in DATASETS if d not in ("csv",)], key="sw_dataset")
+    multiclass = DATASETS[dataset].multiclass
+    n_classes = sb.number_input("Classes", 2, limits["classes"], 3, key="sw_classes") if multiclass else 2
+    sb.header("Grid")
+    acts = sb.pills("Activations", list(ACTIVATIONS), selection_mode="multi", default=["none", "relu", "tanh"],
+                    key="sw_acts")
+    depths = sb.pills("Depths (hidden layers)", list(range(limits["depth"] + 1)), selection_mode="multi",
+                      default=[0, 1, 2, 3], key="sw_depths")
+    widths = sb.pills("Widths", [w for w in WIDTHS if w <= limits["width"]], selection_mode="multi",
+                      default=[2, 4, 8, 16], key="sw_widths")
+    seeds = sb.number_input("Seeds per cell", 1, 16, 4, key="sw_seeds")
+    sb.header("Training")
+    epochs = sb.number_input("Epochs", 10, limits["epochs"], 300, step=50, key="sw_epochs")
+    lr = sb.select_slider("Learning rate", controls.LR_STEPS, value=0.03, key="sw_lr")
+    if not (acts and depths and widths):
+        st.info("Choose at least one activation, depth and width in the sidebar.")
+        return None
+    try:
+        base = RunConfig(dataset=dataset, n_classes=n_classes, loss="ce" if n_classes > 2 else "bce",
+                         standardize=dataset == "heart_failure", optimizer="adam", lr=lr, batch_size=0,
+                         epochs=int(epochs), hidden_layers=())
+    except ConfigError as exc:
+        st.error(str(exc))
+        return None
+    return SweepSpec(base, tuple(acts), tuple(sorted(depths)), tuple(sorted(widths)), int(seeds))
+
+
+def start(spec: SweepSpec) -> SweepHandle | None:
+    try:
+        sweep = resources.manager().submit_sweep(plan(spec), owner=st.session_state.owner)
+    except BusyError as exc:
+        st.warning(str(exc))
+        return None
+    except (ConfigError, DataError) as exc:
+        st.error(str(exc))
+        return None
+    st.session_state.sweep_handle = sweep
+    return sweep
+
+
+def current(spec: SweepSpec) -> SweepHandle | None:
+    """This session's sweep for spec, or a finished one from the store."""
+    sweep = st.session_state.get("sweep_handle")
+    groups = plan(spec)
+    if sweep is not None and [g.key for g in sweep.groups] == [_key(g) for g in groups]:
+        return sweep
+    store = resources.manager().store
+    if all((r := store.get(c.key)) is not None and r.status in ("done", "diverged") for g in groups for c in g):
+        return start(spec)    # all stored: a finished sweep at once, no training
+    return None
+
+
+def _key(configs: list[RunConfig]) -> str:
+    from nonlin_core.jobs import batch_handle_key
+    return batch_handle_key(configs)
+
+
+def finals(sweep: SweepHandle) -> dict[str, dict | None]:
+    """Run key -> final metrics of every finished member."""
+    out = {}
+    for g in sweep.groups:
+        snap = g.snapshot
+        if g.finished and snap is not None and snap.final is not None:
+            out.update({c.key: f for c, f in zip(g.configs, snap.final, strict=True)})
+    return out
+
+
+def heatmaps(spec: SweepSpec, sweep: SweepHandle | None, large: bool) -> None:
+    tables = accuracy_table(spec, finals(sweep) if sweep else {})
+    if sweep is not None and not sweep.finished:
+        st.progress(sweep.progress, text=f"Training: {sweep.progress:.0%} of {spec.seeds * len(spec.cells())} runs' "
+                                         "epochs — cells fill in as their shape finishes")
+    elif sweep is not None:
+        st.success(f"Done — {sum(len(g.configs) for g in sweep.groups)} runs; mean test accuracy over "
+                   f"{spec.seeds} seed{'s' if spec.seeds > 1 else ''} per cell (percent)")
+    st.plotly_chart(plots.sweep_heatmaps(tables, spec.depths, spec.widths, large=large), key="sweep_heatmap",
+                    width="stretch")
+
+
+def open_cell(spec: SweepSpec) -> None:
+    """Pick a cell and seed; open that run on the Playground (served from the store)."""
+    cols = st.columns([2, 1, 1, 1, 2])
+    act = cols[0].selectbox("Activation", spec.activations, key="sw_open_act")
+    depth = cols[1].selectbox("Depth", spec.depths, key="sw_open_depth")
+    width = cols[2].selectbox("Width", spec.widths, key="sw_open_width")
+    seed = cols[3].selectbox("Seed", list(range(spec.seeds)), key="sw_open_seed")
+    cols[4].write("")
+    if cols[4].button("Open this run", key="btn_sw_open"):
+        controls.open_in_playground(cell_config(spec, act, depth, width, seed))

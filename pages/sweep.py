@@ -1,0 +1,33 @@
+"""Sweep: activation × depth × width over seeds, trained batched by shape; where does bending start?"""
+import streamlit as st
+
+from nonlin_ui import resources, sweep_view
+
+st.title("Sweep")
+st.caption("Each shape's activations × seeds train as one batched computation. A cell is the mean test "
+           "accuracy over its seeds; depth 0 is the linear model whatever the activation.")
+spec = sweep_view.sidebar()
+large = resources.large_fonts()
+if spec is None:
+    st.stop()
+sweep = sweep_view.current(spec)
+c1, c2, _ = st.columns([1, 1, 4])
+if c1.button("Run sweep", key="btn_sw_run", type="primary", width="stretch"):
+    sweep = sweep_view.start(spec) or sweep
+if c2.button("Stop", key="btn_sw_stop", disabled=sweep is None or sweep.finished, width="stretch"):
+    sweep.cancel()
+
+
+training = sweep is not None and not sweep.finished
+
+
+@st.fragment(run_every=0.5 if training else None)
+def live() -> None:
+    sweep_view.heatmaps(spec, sweep, large)
+    if training and sweep.finished:
+        st.rerun()                     # the whole page: stop the timer, enable the buttons
+
+
+live()
+st.subheader("Open a cell's run")
+sweep_view.open_cell(spec)
