@@ -285,4 +285,5 @@ def sweep_heatmaps(tables: dict[str, np.ndarray], depths: tuple[int, ...], width
                                                "<extra></extra>"), row=1, col=i + 1)
         fig.update_xaxes(title_text="width", type="category", row=1, col=i + 1)
     fig.update_yaxes(title_text="depth (hidden layers)", type="category", row=1, col=1)
-    return _style(fig, large=large, height=320, uirevision="sweep")
+    _style(fig, large=large, height=340, uirevision="sweep")
+    return fig.update_layout(margin={"t": 40})             # room for the subplot titles

@@ -217,7 +217,8 @@ def sidebar() -> RunConfig | None:
 VARY = {"activation": "activation", "learning rate": "lr"}
 COMPARE_DEFAULTS = {"cmp_dataset": "circles", "cmp_vary": "activation", "cmp_acts": ["none", "relu", "tanh"],
                     "cmp_lrs": [0.01, 0.1, 1.0], "cmp_activation": "relu", "cmp_depth": 2, "cmp_width": 10,
-                    "cmp_epochs": 300, "cmp_seeds": 1}
+                    "cmp_epochs": 300, "cmp_seeds": 8}
+MAX_SEEDS = 64
 
 
 def compare_sidebar() -> tuple[list[RunConfig], list[str], int] | None:
@@ -243,8 +244,9 @@ def compare_sidebar() -> tuple[list[RunConfig], list[str], int] | None:
     sb.slider("Hidden layers", 0, limits["depth"], key="cmp_depth")
     sb.slider("Units per layer", 1, limits["width"], key="cmp_width")
     sb.number_input("Epochs", 1, limits["epochs"], step=50, key="cmp_epochs")
-    sb.number_input("Seeds per model", 1, 5, key="cmp_seeds",
-                    help="each model trains once per seed (all in one batch); curves show mean ± std")
+    sb.number_input("Seeds per model", 1, MAX_SEEDS, key="cmp_seeds",
+                    help="each model trains once per seed, all models and seeds in one batched job; curves show "
+                         "mean ± std, and each pair of models gets a paired 95% interval over the seeds")
     if not 2 <= len(values) <= 4:
         st.info(f"Pick two to four values to compare ({len(values)} picked).")
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from nonlin_core import inspection, plots
+from nonlin_core import inspection, plots, stats
 from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
@@ -115,6 +115,9 @@ def compare(handle: JobHandle | None, configs: list[RunConfig], labels: list[str
         st.caption("Curves: mean over seeds, band ± one standard deviation.")
     runs.live(handle, draw_curves, seconds=runs.CURVES_SECONDS)
     snap = handle.snapshot if handle is not None and handle.finished else None
+    if snap is not None and snap.final and n_seeds > 1:
+        for line in paired_lines(snap, labels, n_seeds):
+            st.markdown(f"**{line}**")
     if snap is not None and snap.final:
         st.dataframe(final_table(handle, labels, n_seeds, frame), hide_index=True, column_config={
             "test accuracy": st.column_config.NumberColumn(format="percent"),
@@ -131,7 +134,16 @@ def final_table(handle: JobHandle, labels: list[str], n_seeds: int, frame: inspe
         shape = inspection.boundary_shape(snap.grid[m * n_seeds], frame.xs, frame.ys) if snap.grid is not None else None
         means = {name: float(np.mean([f[name] for f in finals])) if finals else None
                  for name in ("test_acc", "train_acc", "f1", "test_loss")}
+        acc = stats.summary([f["test_acc"] for f in finals])
         rows.append({"model": label, "boundary": shape.kind if shape else "", "test accuracy": means["test_acc"],
+                     "± std": f"{100 * acc.std:.1f} pts" if acc.n > 1 else "", "seeds": acc.n,
                      "train accuracy": means["train_acc"], "F1": means["f1"], "test loss": means["test_loss"],
                      "status": ", ".join(sorted({handle.member_status(k) for k in members}))})
     return rows
+
+
+def paired_lines(snap, labels: list[str], n_seeds: int) -> list[str]:
+    """For each pair of models: their test-accuracy difference paired by seed, with a 95% interval."""
+    acc = [[(f or {}).get("test_acc") for f in snap.final[m * n_seeds:(m + 1) * n_seeds]] for m in range(len(labels))]
+    return [stats.describe(labels[i], labels[j], stats.paired_difference(acc[i], acc[j]))
+            for i in range(len(labels)) for j in range(i + 1, len(labels))]

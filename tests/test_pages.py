@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from nonlin_core.config import RunConfig
+from nonlin_core.stats import paired_difference
 
 ROOT = Path(__file__).resolve().parents[1]
 ENDED = ("Done", "Diverged", "Stopped", "Failed")
@@ -177,6 +178,7 @@ def test_csv_upload_trains_and_bad_csv_is_a_message(app):
 def test_compare_draws_one_boundary_per_model_with_computed_captions(app):
     at = app("compare")
     assert "boundary_2" in charts(at)
+    at.number_input(key="cmp_seeds").set_value(1).run()
     at.button(key="btn_cmp_train").click().run()
     assert wait_for_end(at).startswith("Done")
     spec = charts(at)
@@ -189,15 +191,23 @@ def test_compare_draws_one_boundary_per_model_with_computed_captions(app):
     assert len(handle.configs) == 3                              # one batched job for all models
 
 
-def test_compare_over_seeds_draws_bands(app):
+def test_compare_over_seeds_draws_bands_and_a_paired_interval(app):
     at = app("compare")
-    at.number_input(key="cmp_seeds").set_value(2).run()
+    assert at.number_input(key="cmp_seeds").value == 8                          # honest by default
+    at.number_input(key="cmp_seeds").set_value(3).run()
     at.pills(key="cmp_acts").set_value(["none", "relu"]).run()
     at.button(key="btn_cmp_train").click().run()
     assert wait_for_end(at).startswith("Done")
     curves = charts(at)["cmp_curves"]
     assert sum(1 for t in curves["data"] if t.get("fill") == "toself") == 8     # 2 metrics x 2 models x train/test
-    assert len(next(iter(at.session_state["handles"].values())).configs) == 4
+    handle = next(iter(at.session_state["handles"].values()))
+    assert len(handle.configs) == 6
+    acc = [f["test_acc"] for f in handle.snapshot.final]
+    diff = paired_difference(acc[3:], acc[:3])                                    # relu - none, paired by seed
+    line = next(m.value for m in at.markdown if "over 3 seeds" in m.value)
+    assert f"{100 * abs(diff.mean):.1f} ± {100 * diff.half_width:.1f} points" in line
+    table = at.dataframe[0].value
+    assert list(table["seeds"]) == [3, 3] and all(v.endswith("pts") for v in table["± std"])
 
 
 def test_activations_page_renders_for_a_finished_run(app):

@@ -226,6 +226,11 @@ def test_compare_and_activations_pages(page, server):
     assert heatmaps == [1, 1, 1]
     text = page.inner_text("[data-testid='stMain']")
     assert "none — a straight line" in text and "relu — bends" in text
+    # 8 seeds per model by default: mean curves with ± std bands, and a paired 95% interval per pair
+    bands = page.evaluate("() => document.querySelector('.st-key-cmp_curves .js-plotly-plot').data"
+                          ".filter((t) => t.fill === 'toself').length")
+    assert bands == 12                                       # 3 models x (loss, acc) x (train, test)
+    assert re.search(r"relu beats none by \d+\.\d ± \d+\.\d points over 8 seeds \(95% CI\)", text), text
     shoot(page, "compare.png")
 
     page.get_by_role("link", name="Activations").click()
@@ -233,4 +238,25 @@ def test_compare_and_activations_pages(page, server):
     page.wait_for_selector(".st-key-layer_2 .js-plotly-plot", timeout=30_000)
     assert "Units that never fire" in page.inner_text("[data-testid='stMain']")
     shoot(page, "activations.png")
+    assert not page.errors, page.errors
+
+
+def test_sweep_fills_its_heatmap(page, server):
+    page.goto(server)      # not server + "/sweep": on a deep link Streamlit's frontend first probes
+    page.wait_for_selector(".st-key-boundary .js-plotly-plot", timeout=90_000)   # /sweep/_stcore/* (404s)
+    page.get_by_role("link", name="Sweep").click()
+    page.wait_for_selector(".st-key-sweep_heatmap .js-plotly-plot", timeout=30_000)
+    page.locator(".st-key-btn_sw_run button").click()
+    page.wait_for_function("() => document.querySelector('[data-testid=stMain]').innerText.includes('Done —')",
+                           timeout=TRAIN_TIMEOUT_MS)
+    page.wait_for_function("() => { const gd = document.querySelector('.st-key-sweep_heatmap .js-plotly-plot');"
+                           " return gd && gd.data.every((t) => (t.text || []).flat().every((c) => c !== '')); }",
+                           timeout=20_000)
+    cells = page.evaluate("() => document.querySelector('.st-key-sweep_heatmap .js-plotly-plot').data"
+                          ".map((t) => t.text.flat().map(Number))")
+    assert len(cells) == 3 and all(len(c) == 16 for c in cells)            # none/relu/tanh x 4 depths x 4 widths
+    none, relu = cells[0], cells[1]
+    assert none[:4] == relu[:4]                                              # depth 0: the same linear model
+    assert max(relu) >= 90 and max(none) < 70                                # ReLU bends circles, linear cannot
+    shoot(page, "sweep.png")
     assert not page.errors, page.errors
