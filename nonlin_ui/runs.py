@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import streamlit as st
 
@@ -14,6 +15,7 @@ from nonlin_core.store import FINISHED
 
 from . import resources
 
+T = TypeVar("T")
 REDRAW_SECONDS = 0.3          # fragment timers; reruns coalesce, so a slow browser just gets fewer
 CURVES_SECONDS = 1.0          # the loss/accuracy curves redraw less often: each redraw remounts a chart
 FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long for the first boundary
@@ -46,13 +48,8 @@ def start(configs: list[RunConfig], slot: str) -> JobHandle | None:
         return current
     if previous is not None and not previous.finished and previous.owner == owner:
         previous.cancel()
-    try:
-        handle = resources.manager().submit_batch(configs, owner=owner)
-    except BusyError as exc:
-        st.warning(str(exc))
-        return None
-    except (ConfigError, DataError) as exc:
-        st.error(str(exc))
+    handle = submit_or_report(lambda: resources.manager().submit_batch(configs, owner=owner))
+    if handle is None:
         return None
     resources.remember(handle)
     st.session_state[f"run_{slot}"] = handle.key
@@ -60,6 +57,17 @@ def start(configs: list[RunConfig], slot: str) -> JobHandle | None:
     while handle.snapshot is None and not handle.wait(0.02) and time.monotonic() < deadline:
         pass                          # the first snapshot comes ~0.2 s into training: draw it in this response
     return handle
+
+
+def submit_or_report(submit: Callable[[], T]) -> T | None:
+    """submit(); a full server or a bad config becomes a message in the page, not a traceback."""
+    try:
+        return submit()
+    except BusyError as exc:
+        st.warning(str(exc))
+    except (ConfigError, DataError) as exc:
+        st.error(str(exc))
+    return None
 
 
 def stoppable(handle: JobHandle | None) -> bool:

@@ -6,11 +6,10 @@ import streamlit as st
 from nonlin_core import plots
 from nonlin_core.config import ConfigError, RunConfig, caps
 from nonlin_core.datasets import DATASETS
-from nonlin_core.errors import DataError
-from nonlin_core.jobs import BusyError, SweepHandle
+from nonlin_core.jobs import SweepHandle
 from nonlin_core.models import ACTIVATIONS
 from nonlin_core.sweep import SweepSpec, accuracy_table, cell_config, plan
-from nonlin_ui import controls, resources
+from nonlin_ui import controls, resources, runs
 
 WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -46,15 +45,9 @@ def sidebar() -> SweepSpec | None:
 
 
 def start(spec: SweepSpec) -> SweepHandle | None:
-    try:
-        sweep = resources.manager().submit_sweep(plan(spec), owner=st.session_state.owner)
-    except BusyError as exc:
-        st.warning(str(exc))
-        return None
-    except (ConfigError, DataError) as exc:
-        st.error(str(exc))
-        return None
-    st.session_state.sweep_handle = sweep
+    sweep = runs.submit_or_report(lambda: resources.manager().submit_sweep(plan(spec), owner=st.session_state.owner))
+    if sweep is not None:
+        st.session_state.sweep_handle = sweep
     return sweep
 
 
