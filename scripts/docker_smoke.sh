@@ -124,27 +124,38 @@ body=$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://1
 [ "$body" = ok ] || die "/_stcore/health from the host said '$body'"
 log "container healthy: HEALTHCHECK passes, /_stcore/health = ok on the published port"
 
-# ---- a real browser: the app's page must render (the title set by app.py, no exception box)
-chrome=(chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking
-        --disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir="$WORK/chromium")
-rendered=0
-for _ in 1 2 3; do
-  timeout 90 "${chrome[@]}" --virtual-time-budget=20000 --dump-dom "http://127.0.0.1:$port/" >"$WORK/dom.html" 2>/dev/null || true
-  if grep -qi '<title>[^<]*nonlin' "$WORK/dom.html" && grep -q 'data-testid="stApp"' "$WORK/dom.html"; then rendered=1; break; fi
-  sleep 3
-done
-[ "$rendered" = 1 ] || { head -c 2000 "$WORK/dom.html"; die "chromium did not see the app render (no 'nonlin' title)"; }
-if grep -q 'data-testid="stException"' "$WORK/dom.html"; then
-  grep -o 'data-testid="stException".\{0,400\}' "$WORK/dom.html" | sed 's/<[^>]*>/ /g' | head -5
-  die "the page shows a Python exception"
-fi
-log "page rendered in chromium: title '$(grep -o '<title>[^<]*' "$WORK/dom.html" | cut -c8-)'"
+# ---- a real browser: the app's page must render (the title set by app.py, the Playground, no exception box).
+# Playwright waits in real time: a fresh server's first script run imports torch and warms the engine.
+PY=${PYTHON:-.venv/bin/python}
+mkdir -p artifacts && rm -f artifacts/docker_smoke.png
+title=$("$PY" - "http://127.0.0.1:$port/" "$PWD/artifacts/docker_smoke.png" <<'PYEOF'
+import sys
+from playwright.sync_api import sync_playwright
+url, shot = sys.argv[1], sys.argv[2]
+args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+with sync_playwright() as pw:
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, timeout=120_000)
+    page.wait_for_function("() => document.title.includes('nonlin') && document.querySelector('[data-testid=stApp]')"
+                           " && document.body.innerText.includes('Playground')", timeout=180_000)
+    page.wait_for_selector(".js-plotly-plot", timeout=120_000)
+    if page.query_selector("[data-testid=stException]"):
+        sys.exit("the page shows a Python exception: " + page.inner_text("[data-testid=stException]")[:400])
+    if errors:
+        sys.exit("page errors: " + "; ".join(errors))
+    page.screenshot(path=shot)
+    print(page.title())
+    browser.close()
+PYEOF
+) || die "chromium did not see the app render (title, Playground, a chart) or saw an error"
+log "page rendered in chromium: title '$title'"
 pm exec "$NAME" python -c "import os, torch; print('    uid', os.getuid(), '| torch', torch.__version__, \
   '| cuda', torch.cuda.is_available(), '| /data:', ' '.join(sorted(os.listdir('/data'))))"
 pm exec "$NAME" test -s /data/runs.sqlite3 || die "no run store in /data (is /data writable by the app's user?)"
-mkdir -p artifacts && rm -f artifacts/docker_smoke.png
-timeout 90 "${chrome[@]}" --virtual-time-budget=20000 --window-size=1280,900 --hide-scrollbars \
-  --screenshot="$PWD/artifacts/docker_smoke.png" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
-[ -s artifacts/docker_smoke.png ] && log "screenshot: artifacts/docker_smoke.png"
+log "screenshot: artifacts/docker_smoke.png"
 
 log "docker smoke test passed in $(($(date +%s) - T0)) s"
