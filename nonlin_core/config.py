@@ -159,11 +159,22 @@ class RunConfig:
     def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def within_caps(cls, **values: Any) -> RunConfig:
+        """A config from values (dataclass defaults for the rest) with samples, epochs, batch, classes,
+        depth and width lowered to the server caps: for presets and defaults, never for what a user typed."""
+        merged = {**_DEFAULTS, **values}
+        limits = caps()
+        for name, key in (("n_samples", "samples"), ("epochs", "epochs"), ("batch_size", "batch"),
+                          ("n_classes", "classes")):
+            merged[name] = min(int(merged[name]), limits[key])
+        hidden = tuple(merged["hidden_layers"])[:limits["depth"]]
+        merged["hidden_layers"] = tuple(min(int(w), limits["width"]) for w in hidden)
+        return cls(**merged)
+
     def to_query(self) -> dict[str, str]:
         """URL query params: only fields that differ from the defaults, as text."""
-        default = RunConfig()
-        return {f.name: _to_text(getattr(self, f.name)) for f in FIELDS
-                if getattr(self, f.name) != getattr(default, f.name)}
+        return {f.name: _to_text(getattr(self, f.name)) for f in FIELDS if getattr(self, f.name) != _DEFAULTS[f.name]}
 
     @classmethod
     def from_query(cls, params: dict[str, str]) -> RunConfig:
@@ -181,6 +192,9 @@ class RunConfig:
             else:
                 args += [flag, text]
         return args
+
+
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(RunConfig)}
 
 
 def _to_text(value: Any) -> str:

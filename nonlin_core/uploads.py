@@ -38,3 +38,12 @@ def save_upload(data: bytes, folder: str | Path) -> tuple[Path, str]:
         tmp.write_bytes(data)
         tmp.replace(path)
     return path, digest
+
+
+def is_upload(path: str | Path, sha256: str, folder: str | Path) -> bool:
+    """True when path is folder/<sha256>.csv, as save_upload writes it: links may only name uploads."""
+    try:
+        p = Path(path).resolve()
+    except (OSError, ValueError):
+        return False
+    return bool(sha256) and p.parent == Path(folder).resolve() and p.name == f"{sha256}.csv"

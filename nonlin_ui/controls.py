@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import streamlit as st
 
@@ -11,7 +12,7 @@ from nonlin_core.datasets import DATASETS
 from nonlin_core.errors import DataError
 from nonlin_core.models import ACTIVATIONS
 from nonlin_core.store import store_path
-from nonlin_core.uploads import csv_columns, save_upload
+from nonlin_core.uploads import csv_columns, is_upload, save_upload
 
 LR_STEPS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 BATCH_STEPS = (0, 8, 16, 32, 64, 128, 256, 512)
@@ -35,8 +36,8 @@ PRESETS: dict[str, dict] = {
 def preset(dataset: str) -> RunConfig:
     """The dataset's defaults (for 'csv' without the file, which the upload supplies)."""
     if dataset == "csv":
-        return RunConfig(**PRESETS["csv"])
-    return RunConfig(dataset=dataset, **PRESETS.get(dataset, {}))
+        return RunConfig.within_caps(**PRESETS["csv"])
+    return RunConfig.within_caps(dataset=dataset, **PRESETS.get(dataset, {}))
 
 
 def _state_of(config: RunConfig, dataset: str | None = None) -> dict:
@@ -62,13 +63,15 @@ def init_from_url() -> str:
         return ""
     params = st.query_params.to_dict()
     config, error = preset("circles"), ""
-    if opened is not None:
-        config = RunConfig.from_dict(json.loads(opened))
-    elif any(k in FIELD_BY_NAME for k in params):
-        try:
+    try:
+        if opened is not None:
+            config = RunConfig.from_dict(json.loads(opened))
+        elif any(k in FIELD_BY_NAME for k in params):
             config = RunConfig.from_query(params)
-        except ConfigError as exc:
-            error = f"The link's settings were not used (defaults instead): {exc}"
+        if config.dataset == "csv" and not is_upload(config.csv_path, config.csv_sha256, upload_dir()):
+            raise ConfigError("csv_path: not a file uploaded to this server (upload the CSV again)")
+    except ConfigError as exc:
+        config, error = preset("circles"), f"The link's settings were not used (defaults instead): {exc}"
     st.session_state.update(_state_of(config))
     st.session_state.pg_activation = config.activation
     return error
@@ -97,7 +100,7 @@ def _with_value(steps: tuple, value) -> list:
 @st.cache_data(show_spinner=False, max_entries=32)
 def describe(dataset: str, csv_path: str = "", csv_sha256: str = "", target: str = ""):
     """(feature names, class names, default pair) of a dataset before splitting."""
-    config = RunConfig(dataset=dataset, csv_path=csv_path, csv_sha256=csv_sha256, target=target)
+    config = RunConfig.within_caps(dataset=dataset, csv_path=csv_path, csv_sha256=csv_sha256, target=target)
     _, _, features, classes, pair = datasets.raw_data(config)
     return features, classes, pair
 
@@ -113,10 +116,11 @@ def _csv_controls(sb) -> bool:
         except DataError as exc:
             sb.error(str(exc))
             return False
-        path, digest = save_upload(data, store_path().parent / "uploads")
+        path, digest = save_upload(data, upload_dir())
         if digest != s.get("pg_csv_sha"):
             s.pg_csv_path, s.pg_csv_sha, s.pg_target = str(path), digest, columns[-1]
             s.pg_pair_x = s.pg_pair_y = None
+        s.pg_csv_name = upload.name
     if not s.get("pg_csv_path"):
         sb.info("Upload a CSV to train on it.")
         return False
@@ -127,6 +131,8 @@ def _csv_controls(sb) -> bool:
         sb.error(f"The uploaded file cannot be read any more: {exc}")
         return False
     if s.get("pg_target") not in columns:
+        if s.get("pg_target"):
+            sb.warning(f"Target column {s.pg_target!r} is not in this file; using {columns[-1]!r}.")
         s.pg_target = columns[-1]
     sb.selectbox("Target column", columns, key="pg_target")
     return True
@@ -174,7 +180,8 @@ def sidebar() -> RunConfig | None:
         try:
             features, classes, default_pair = describe(dataset, fields["csv_path"], fields["csv_sha256"], fields["target"])
         except DataError as exc:
-            st.error(str(exc))
+            stored, shown = Path(fields["csv_path"]).name, s.get("pg_csv_name")
+            st.error(str(exc).replace(stored, shown) if stored and shown else str(exc))   # the user's file name
             return None
         n_classes = len(classes)
         sb.checkbox("Standardize features", key="pg_standardize")
@@ -200,7 +207,7 @@ def sidebar() -> RunConfig | None:
     sb.number_input("Epochs", 1, limits["epochs"], step=50, key="pg_epochs")
     sb.number_input("Seed", 0, 2**31 - 1, key="pg_seed")
     try:
-        base = RunConfig.from_dict(json.loads(s.pg_base)) if s.get("pg_base") else RunConfig()
+        base = RunConfig.from_dict(json.loads(s.pg_base)) if s.get("pg_base") else RunConfig.within_caps()
         if base.dataset == "csv":
             base = base.replace(dataset="circles", csv_path="", csv_sha256="", target="")
         return base.replace(**fields, test_size=s.pg_test, data_seed=s.pg_data_seed, hidden_layers=hidden,
@@ -261,6 +268,11 @@ def compare_sidebar() -> tuple[list[RunConfig], list[str], int] | None:
         return None
     labels = [str(v) if field == "activation" else f"lr {v:g}" for v in values]
     return configs, labels, n_seeds
+
+
+def upload_dir() -> Path:
+    """Where uploads are kept: beside the run store (the data dir may be read-only)."""
+    return store_path().parent / "uploads"
 
 
 def open_in_playground(config: RunConfig) -> None:

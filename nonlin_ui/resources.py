@@ -38,7 +38,8 @@ def _warm_up() -> None:
     """Pay torch's lazy imports and first kernels now, not on the first click."""
     from nonlin_core.training import Trainer
     for loss, n_classes, dataset in (("bce", 2, "moons"), ("ce", 3, "blobs")):
-        config = RunConfig(dataset=dataset, n_classes=n_classes, loss=loss, n_samples=60, epochs=2, batch_size=16)
+        config = RunConfig.within_caps(dataset=dataset, n_classes=n_classes, loss=loss, n_samples=60, epochs=2,
+                                       batch_size=16)
         for _ in Trainer(config).steps(grid=True, grid_resolution=8):
             pass
 
@@ -75,7 +76,7 @@ def remember(handle) -> None:
 
 def data_config(config: RunConfig) -> RunConfig:
     """Only the fields that decide the data (and the plotted pair): the cache key of data views."""
-    return RunConfig(**{f: getattr(config, f) for f in (
+    return RunConfig.within_caps(**{f: getattr(config, f) for f in (
         "dataset", "n_samples", "noise", "n_classes", "data_seed", "test_size", "standardize", "csv_path",
         "csv_sha256", "target", "plot_features", "loss")})
 

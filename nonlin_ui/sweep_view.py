@@ -35,7 +35,7 @@ def sidebar() -> SweepSpec | None:
         st.info("Choose at least one activation, depth and width in the sidebar.")
         return None
     try:
-        base = RunConfig(dataset=dataset, n_classes=n_classes, loss="ce" if n_classes > 2 else "bce",
+        base = RunConfig.within_caps(dataset=dataset, n_classes=n_classes, loss="ce" if n_classes > 2 else "bce",
                          standardize=dataset == "heart_failure", optimizer="adam", lr=lr, batch_size=0,
                          epochs=int(epochs), hidden_layers=())
     except ConfigError as exc:

@@ -307,3 +307,14 @@ def test_config_is_frozen_and_hashable():
 def test_choices_track_the_registries():
     assert FIELD_BY_NAME["activation"].choices() == list(ACTIVATIONS)
     assert set(FIELD_BY_NAME["dataset"].choices()) == set(DATASETS)
+
+
+def test_within_caps_lowers_defaults_to_the_caps_but_plain_construction_still_refuses(monkeypatch):
+    monkeypatch.setenv("NONLIN_MAX_EPOCHS", "500")
+    monkeypatch.setenv("NONLIN_MAX_WIDTH", "8")
+    monkeypatch.setenv("NONLIN_MAX_DEPTH", "1")
+    config = RunConfig.within_caps(epochs=600)
+    assert (config.epochs, config.hidden_layers) == (500, (8,))
+    with pytest.raises(ConfigError, match="epochs: 600 is above the server cap 500"):
+        RunConfig(epochs=600, hidden_layers=(8,))
+    assert RunConfig.within_caps(epochs=20, hidden_layers=(4,)).to_query()["epochs"] == "20"

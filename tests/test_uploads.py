@@ -31,3 +31,12 @@ def test_save_upload_is_content_addressed(tmp_path):
     assert digest == sha256_bytes(data) and path.name == f"{digest}.csv" and path.read_bytes() == data
     again, _ = save_upload(data, tmp_path / "uploads")
     assert again == path and len(list((tmp_path / "uploads").iterdir())) == 1
+
+
+def test_is_upload_accepts_only_content_addressed_files_in_the_folder(tmp_path):
+    from nonlin_core.uploads import is_upload, save_upload
+    path, digest = save_upload(b"a,y\n1,0\n2,1\n", tmp_path / "uploads")
+    assert is_upload(path, digest, tmp_path / "uploads")
+    assert not is_upload(path, "0" * 64, tmp_path / "uploads")                       # wrong hash
+    assert not is_upload("/etc/passwd", digest, tmp_path / "uploads")                 # outside the folder
+    assert not is_upload(tmp_path / "uploads" / ".." / path.name, digest, tmp_path / "uploads")
