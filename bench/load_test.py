@@ -17,13 +17,17 @@ Playwright's round trips are not in them), sampled by the page every 25 ms:
   Running or Done: training has visibly started (includes the wait for a free worker).
 - Train -> done: until the status line starts with "Done".
 - error: an exception box, a page error or console error, a status Failed/Diverged/Stopped, a refused job
-  (the busy warning), or a run with no end within --run-timeout.
+  (the busy warning), or a run with no end within --run-timeout (or none 30 s after an uncaught page error:
+  the page is taken as frozen).
 - lost run: clicked but never at an end state on the page, or its config key missing from the store afterwards
   or there with another status than 'done'.
 - server memory: VmRSS of the streamlit process (/proc/<pid>/status) every 0.5 s: start, peak, end.
 - page stall: the longest pause of the page's own 25 ms timer between the click and the end of the run. A page
   whose main thread is starved (chromium rendering many pages on few cores) shows late updates however fast
   the server answered; this says how much of a latency is the browser's.
+- wire: from the websocket message the click sent until the first message back that holds a status line, as
+  chromium's network stack timestamps them (DevTools Network events): the server's answer without the page's
+  rendering, though still through the browser process. --no-wire skips it.
 - CPU: the server's CPU seconds against the machine's busy CPU seconds (/proc/stat) over the sessions; the rest
   is chromium, Playwright and this script.
 Results print as a summary; per-run details go to artifacts/load_test.json.
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import re
@@ -40,6 +45,7 @@ import statistics
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse
@@ -77,8 +83,15 @@ SAMPLER = """() => {
   }, 25);
 }"""
 
+# uncaught errors of the page (Streamlit's own frontend included), with their time
+CATCH_ERRORS = """window.addEventListener('error', (e) => {
+  window.__nlErr = window.__nlErr || {message: String(e.message), t: performance.now()};
+});"""
+
 END_STATE = """([ended, busy]) => {
   if (document.querySelector('[data-testid=stException]')) return 'exception';
+  const err = window.__nlErr;
+  if (err && performance.now() - err.t > 30000) return 'frozen 30 s after a page error: ' + err.message;
   const box = document.querySelector('.st-key-run_status');
   const status = box ? box.innerText.trim() : '';
   if (ended.some((w) => status.startsWith(w))) return status.split('\\n')[0];
@@ -101,6 +114,7 @@ class Run:
     first_progress_s: float | None = None
     done_s: float | None = None
     stall_s: float | None = None    # the page's longest pause of its 25 ms timer between click and end
+    wire_s: float | None = None     # the click's message sent -> first status message received (browser network)
     stored: str = ""                # the store's status for the key afterwards
     errors: list[str] = field(default_factory=list)
 
@@ -138,12 +152,51 @@ async def wait_fresh(page, activation: str, timeout_ms: float) -> None:
         arg=activation, timeout=timeout_ms, polling=100)
 
 
+STATUS_BYTES = tuple(f"{word} —".encode() for word in ("Queued", "Running", "Done", "Failed", "Stopped", "Diverged"))
+
+
+class Wire:
+    """The page's websocket frames as chromium's network stack sees them (DevTools timestamps, not the page's
+    busy main thread): after arm(), the first frame sent (the click's message) and the first frame received
+    after it that holds a status line ('Queued —', 'Running —', 'Done —', ...)."""
+
+    def __init__(self):
+        self.sent: float | None = None
+        self.got: float | None = None
+        self.armed = False
+
+    def arm(self) -> None:
+        self.sent = self.got = None
+        self.armed = True
+
+    def on_sent(self, event: dict) -> None:
+        if self.armed and self.sent is None and event["response"].get("opcode") == 2:
+            self.sent = event["timestamp"]
+
+    def on_received(self, event: dict) -> None:
+        if not self.armed or self.sent is None or self.got is not None or event["response"].get("opcode") != 2:
+            return
+        if any(b in base64.b64decode(event["response"].get("payloadData", "")) for b in STATUS_BYTES):
+            self.got, self.armed = event["timestamp"], False
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.sent is None or self.got is None else self.got - self.sent
+
+
 async def session(browser, i: int, args, base_url: str, runs: list[Run], failed: list[str],
                   started: asyncio.Event) -> None:
     await started.wait()
     await asyncio.sleep(args.ramp * i / max(1, args.sessions))
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    await context.add_init_script(CATCH_ERRORS)
     page = await context.new_page()
+    wire = Wire()
+    if args.wire:
+        cdp = await context.new_cdp_session(page)
+        cdp.on("Network.webSocketFrameSent", wire.on_sent)
+        cdp.on("Network.webSocketFrameReceived", wire.on_received)
+        await cdp.send("Network.enable")
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
@@ -152,19 +205,22 @@ async def session(browser, i: int, args, base_url: str, runs: list[Run], failed:
     config = RunConfig(dataset=dataset, n_samples=args.samples, noise=NOISE[dataset], batch_size=32, epochs=args.epochs,
                        seed=1000 + i, activation=acts[0])
     timeout_ms = args.run_timeout * 1000
+    seen = 0                        # errors up to here belong to a run already
     try:
         await page.goto(f"{base_url}/?{urlencode(config.to_query())}", timeout=timeout_ms)
         await wait_fresh(page, acts[0], timeout_ms)
         await page.evaluate(SAMPLER)
         for r, act in enumerate(acts):
             if r:
-                await page.locator(".st-key-pg_activation button").filter(has_text=re.compile(f"^{act}$")).click()
+                await page.locator(".st-key-pg_activation button").filter(has_text=re.compile(f"^{act}$")).click(
+                    timeout=timeout_ms)
                 await wait_fresh(page, act, timeout_ms)
             run = Run(i, r)
             shown = config_of(page.url)
             run.key, run.config = shown.key, urlencode(shown.to_query())
             before = (await page.inner_text(".st-key-run_status")).strip().split("\n")[0]
-            mark = len(errors)
+            seen = len(errors)
+            wire.arm()
             clicked = await page.evaluate(CLICK)
             runs.append(run)
             try:
@@ -172,11 +228,13 @@ async def session(browser, i: int, args, base_url: str, runs: list[Run], failed:
                                                       polling=100)
                 run.end = await handle.json_value()
             except Exception as exc:  # noqa: BLE001 - a timeout is a finding, not a crash of the load test
-                run.end = f"no end within {args.run_timeout:.0f} s ({type(exc).__name__})"
+                run.end = f"no end within {args.run_timeout:.0f} s ({type(exc).__name__}); page: {await page_state(page)}"
+                await shoot(page, f"load_test_stuck_{i}_{r}.png")
             samples, stalls, ended = await page.evaluate("() => [window.__nl.samples, window.__nl.stalls, performance.now()]")
             run.first_update_s, run.first_progress_s, run.done_s = timings(samples, clicked, before)
+            run.wire_s = wire.latency
             run.stall_s = max([gap for t, gap in stalls if clicked <= t <= ended], default=0.0) / 1000
-            run.errors = errors[mark:]
+            run.errors, seen = errors[seen:], len(errors)
             if not run.end.startswith("Done"):
                 break
     except Exception as exc:  # noqa: BLE001
@@ -184,7 +242,10 @@ async def session(browser, i: int, args, base_url: str, runs: list[Run], failed:
         errors.append(f"session {i}: {type(exc).__name__}: {str(exc).splitlines()[0]}; page: {state}")
         await shoot(page, f"load_test_failed_{i}.png")
         failed.append(f"after {sum(r.session == i for r in runs)} clicked runs: {errors[-1]}")
+        seen = len(errors)
     finally:
+        if len(errors) > seen:
+            failed.append(f"session {i}, between runs: {errors[seen:][:3]}")
         if i == 0:
             await shoot(page, "load_test_session0.png")
         await context.close()
@@ -209,11 +270,12 @@ async def shoot(page, name: str) -> None:
 
 
 class Sampler(threading.Thread):
-    """VmRSS of the server every 0.5 s; server and machine CPU seconds between start() and stop()."""
+    """Every 0.5 s the server's VmRSS and how long its /_stcore/health takes to answer (its event loop's
+    responsiveness, without a browser); server and machine CPU seconds between start() and stop()."""
 
-    def __init__(self, pid: int | None):
+    def __init__(self, pid: int | None, url: str):
         super().__init__(daemon=True)
-        self.pid, self.rss_mb, self._halt = pid, [], threading.Event()
+        self.pid, self.url, self.rss_mb, self.health_s, self._halt = pid, url, [], [], threading.Event()
         self.cpu0 = self.busy0 = self.cpu1 = self.busy1 = 0.0
 
     def _server_cpu(self) -> float:
@@ -242,6 +304,13 @@ class Sampler(threading.Thread):
         while not self._halt.is_set():
             if self.pid and (rss := self._rss()) is not None:
                 self.rss_mb.append(rss)
+            t = time.perf_counter()
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=10) as resp:
+                    resp.read()
+                self.health_s.append(time.perf_counter() - t)
+            except OSError:
+                self.health_s.append(10.0)
             self._halt.wait(0.5)
 
     def stop(self) -> None:
@@ -318,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running server instead of starting one")
     parser.add_argument("--store", type=Path, help="its NONLIN_STORE file (with --url), for the lost-run check")
     parser.add_argument("--pid", type=int, help="its process id (with --url), for memory and CPU")
+    parser.add_argument("--no-wire", dest="wire", action="store_false",
+                        help="skip the websocket timing (DevTools Network events of every page)")
     parser.add_argument("--json", type=Path, default=ARTIFACTS / "load_test.json")
     args = parser.parse_args(argv)
 
@@ -329,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         server = StreamlitServer(folder / "runs.sqlite3", folder / "server.log").start()
         base_url, store, pid = server.url, server.store, server.pid
         print(f"server {base_url} pid {pid}, store {store}, log {server.log}")
-    sampler = Sampler(pid)
+    sampler = Sampler(pid, base_url)
     try:
         runs, failed, warm_s, wall = asyncio.run(drive(args, base_url, sampler))
     finally:
@@ -350,8 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         "train_to_first_progress": spread([r.first_progress_s for r in runs]),
         "train_to_done": spread([r.done_s for r in runs]),
         "page_timer_stall": spread([r.stall_s for r in runs]),
+        "wire_click_to_status": spread([r.wire_s for r in runs]),
         "server_rss_mb": {"start": rss[0] if rss else None, "peak": max(rss) if rss else None,
                           "end": rss[-1] if rss else None},
+        "server_health_latency": spread(sampler.health_s),
         "server_cpu_s": server_cpu, "machine_busy_cpu_s": busy_cpu, "warm_up_s": warm_s, "wall_s": wall,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -368,9 +441,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Train -> first update:   {fmt(summary['train_to_first_update'])}   (goal p95 <= 2 s)")
     print(f"Train -> first progress: {fmt(summary['train_to_first_progress'])}")
     print(f"Train -> done:           {fmt(summary['train_to_done'])}")
+    if args.wire:
+        print(f"wire: click sent -> status received: {fmt(summary['wire_click_to_status'])}   (chromium's network stack)")
     print(f"page's longest stall:    {fmt(summary['page_timer_stall'])}   (its 25 ms timer late: the renderer was busy)")
     if rss:
         print(f"server RSS: start {rss[0]:.0f} MB, peak {max(rss):.0f} MB, end {rss[-1]:.0f} MB")
+    print(f"server /_stcore/health: {fmt(summary['server_health_latency'])}   (every 0.5 s, no browser involved)")
     if busy_cpu > 0:
         print(f"CPU over the sessions: server {server_cpu:.0f} s of {busy_cpu:.0f} s busy ({server_cpu / busy_cpu:.0%}); "
               f"the rest is chromium, Playwright and this script")
