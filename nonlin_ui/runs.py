@@ -131,4 +131,16 @@ def live(handle: JobHandle | None, render: Callable[[JobHandle | None], None], *
         if finisher and active and current is not None and current.finished:
             st.rerun()
 
-    st.fragment(live_view, run_every=seconds if active else None)()
+    timed_fragment(live_view, seconds if active else None)
+
+
+def timed_fragment(body: Callable[[], None], run_every: float | None) -> None:
+    """body() as a fragment on a timer, inside a container of the full run: the fragment is an only child.
+
+    Why the container: a full run's fragment deltas still unsent when a queued fragment rerun starts are
+    dropped by Streamlit (the browser's timers fire during a full run; under load the server flushes late).
+    The browser then clears the fragment's old block as stale and shifts its later siblings up, so the next
+    fragment delta lands on an element ("'setIn' cannot be called on an ElementNode") and the page stops
+    updating. As an only child nothing shifts: the fragment rerun simply draws it again."""
+    with st.container():
+        st.fragment(body, run_every=run_every)()

@@ -1,7 +1,7 @@
 """Sweep: activation × depth × width over seeds, trained batched by shape; where does bending start?"""
 import streamlit as st
 
-from nonlin_ui import resources, sweep_view
+from nonlin_ui import resources, runs, sweep_view
 
 st.title("Sweep")
 st.caption("Each shape's activations × seeds train as one batched computation. A cell is the mean test "
@@ -21,13 +21,12 @@ if c2.button("Stop", key="btn_sw_stop", disabled=sweep is None or sweep.finished
 training = sweep is not None and not sweep.finished
 
 
-@st.fragment(run_every=0.5 if training else None)
 def live() -> None:
     sweep_view.heatmaps(spec, sweep, large)
     if training and sweep.finished:
         st.rerun()                     # the whole page: stop the timer, enable the buttons
 
 
-live()
+runs.timed_fragment(live, 0.5 if training else None)
 st.subheader("Open a cell's run")
 sweep_view.open_cell(spec)
