@@ -85,78 +85,35 @@ def test_rows_longer_than_header():
         read_table(b"x1,label\n1,0,5\n2,0\n3,1\n4,1\n", "label")
 
 
-def test_target_missing_names_target_and_columns():
-    with pytest.raises(TargetMissing, match=r"'DEATH_EVENT'.*x1, x2, label"):
-        read_table(GOOD.encode(), "DEATH_EVENT")
+# each case: the bytes, the error class, what its message must name
+CASES = {
+    "target-missing-names-target-and-columns": (GOOD.encode(), TargetMissing, r"'DEATH_EVENT'.*x1, x2, label", "DEATH_EVENT"),
+    "non-numeric-feature-names-the-column": (b"x1,colour,label\n1,red,0\n2,blue,1\n3,red,0\n4,blue,1\n", NonNumericFeature,
+                                             r"'colour'.*'red'", "label"),
+    "one-text-cell-in-a-numeric-column": (b"x1,x2,label\n1,2,0\n2,3,1\n3,n/a?,0\n4,5,1\n", NonNumericFeature,
+                                          r"'x2'.*'n/a\?'", "label"),
+    "boolean-feature-is-not-numeric": (b"x1,flag,label\n1,True,0\n2,False,1\n3,True,0\n4,False,1\n", NonNumericFeature,
+                                       "'flag'", "label"),
+    "missing-values-name-the-columns": (b"x1,x2,label\n1,,0\n2,NaN,1\n,3,0\n4,5,1\n", MissingValues,
+                                        r"x1 \(1 rows\), x2 \(2 rows\)", "label"),
+    "all-nan-column": (b"x1,x2,label\n1,nan,0\n2,nan,1\n3,nan,0\n4,nan,1\n", MissingValues, r"x2 \(4 rows\)", "label"),
+    "missing-target-value": (b"x1,label\n1,0\n2,1\n3,\n4,1\n5,0\n", MissingValues, r"label \(1 rows\)", "label"),
+    "infinite-values-name-the-column": (b"x1,x2,label\n1,2,0\n2,inf,1\n3,1e999,0\n4,5,1\n", MissingValues,
+                                        "infinite values in x2", "label"),
+    "single-class": (b"x1,label\n1,yes\n2,yes\n3,yes\n", SingleClass, r"'label'.*one class only \('yes'\)", "label"),
+    "too-few-per-class-names-the-class": (b"x1,label\n1,a\n2,a\n3,b\n4,b\n5,c\n", TooFewPerClass,
+                                          r"class 'c' of 'label' has only 1 row", "label"),
+    "duplicate-headers-named": (b"x1,x2,x1,label\n1,2,3,0\n4,5,6,1\n", DuplicateColumns, "'x1'", "label"),
+    "duplicate-headers-after-trimming-spaces": (b"x1, x1 ,label\n1,2,0\n4,5,1\n", DuplicateColumns, "'x1'", "label"),
+    # pandas would silently rename the second 'a' to 'a.1'
+    "duplicate-headers-one-quoted": (b'a, "a",label\n1,2,0\n1,2,0\n3,4,1\n1,2,1\n', DuplicateColumns, "'a'", "label"),
+}
 
 
-def test_non_numeric_feature_names_the_column():
-    data = b"x1,colour,label\n1,red,0\n2,blue,1\n3,red,0\n4,blue,1\n"
-    with pytest.raises(NonNumericFeature, match=r"'colour'.*'red'"):
-        read_table(data, "label")
-
-
-def test_one_text_cell_in_a_numeric_column():
-    data = b"x1,x2,label\n1,2,0\n2,3,1\n3,n/a?,0\n4,5,1\n"
-    with pytest.raises(NonNumericFeature, match=r"'x2'.*'n/a\?'"):
-        read_table(data, "label")
-
-
-def test_boolean_feature_is_not_numeric():
-    data = b"x1,flag,label\n1,True,0\n2,False,1\n3,True,0\n4,False,1\n"
-    with pytest.raises(NonNumericFeature, match="'flag'"):
-        read_table(data, "label")
-
-
-def test_missing_values_name_the_columns():
-    data = b"x1,x2,label\n1,,0\n2,NaN,1\n,3,0\n4,5,1\n"
-    with pytest.raises(MissingValues, match=r"x1 \(1 rows\), x2 \(2 rows\)"):
-        read_table(data, "label")
-
-
-def test_all_nan_column():
-    data = b"x1,x2,label\n1,nan,0\n2,nan,1\n3,nan,0\n4,nan,1\n"
-    with pytest.raises(MissingValues, match=r"x2 \(4 rows\)"):
-        read_table(data, "label")
-
-
-def test_missing_target_value():
-    with pytest.raises(MissingValues, match=r"label \(1 rows\)"):
-        read_table(b"x1,label\n1,0\n2,1\n3,\n4,1\n5,0\n", "label")
-
-
-def test_infinite_values_name_the_column():
-    with pytest.raises(MissingValues, match="infinite values in x2"):
-        read_table(b"x1,x2,label\n1,2,0\n2,inf,1\n3,1e999,0\n4,5,1\n", "label")
-
-
-def test_single_class():
-    data = b"x1,label\n1,yes\n2,yes\n3,yes\n"
-    with pytest.raises(SingleClass, match=r"'label'.*one class only \('yes'\)"):
-        read_table(data, "label")
-
-
-def test_too_few_per_class_names_the_class():
-    data = b"x1,label\n1,a\n2,a\n3,b\n4,b\n5,c\n"
-    with pytest.raises(TooFewPerClass, match=r"class 'c' of 'label' has only 1 row"):
-        read_table(data, "label")
-
-
-def test_duplicate_headers_named():
-    data = b"x1,x2,x1,label\n1,2,3,0\n4,5,6,1\n"
-    with pytest.raises(DuplicateColumns, match="'x1'"):
-        read_table(data, "label")
-
-
-def test_duplicate_headers_after_trimming_spaces():
-    with pytest.raises(DuplicateColumns, match="'x1'"):
-        read_table(b"x1, x1 ,label\n1,2,0\n4,5,1\n", "label")
-
-
-def test_duplicate_headers_one_quoted():
-    """pandas would silently rename the second 'a' to 'a.1'."""
-    with pytest.raises(DuplicateColumns, match="'a'"):
-        read_table(b'a, "a",label\n1,2,0\n1,2,0\n3,4,1\n1,2,1\n', "label")
+@pytest.mark.parametrize(("data", "error", "pattern", "target"), CASES.values(), ids=CASES.keys())
+def test_bad_content_names_the_problem(data, error, pattern, target):
+    with pytest.raises(error, match=pattern):
+        read_table(data, target)
 
 
 def test_duplicate_headers_hidden_by_a_quoted_newline():
