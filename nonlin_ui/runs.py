@@ -19,6 +19,7 @@ T = TypeVar("T")
 REDRAW_SECONDS = 0.3          # fragment timers; reruns coalesce, so a slow browser just gets fewer
 CURVES_SECONDS = 1.0          # the loss/accuracy curves redraw less often: each redraw remounts a chart
 FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long for the first boundary
+QUEUED_GRACE_SECONDS = 0.1    # ... unless its run is still queued after this (no free worker)
 
 
 def find(configs: list[RunConfig]) -> JobHandle | None:
@@ -53,9 +54,12 @@ def start(configs: list[RunConfig], slot: str) -> JobHandle | None:
         return None
     resources.remember(handle)
     st.session_state[f"run_{slot}"] = handle.key
-    deadline = time.monotonic() + FIRST_SNAPSHOT_SECONDS
-    while handle.snapshot is None and not handle.wait(0.02) and time.monotonic() < deadline:
-        pass                          # the first snapshot comes ~0.2 s into training: draw it in this response
+    # the first snapshot comes ~0.2 s into training: draw it in this response. A queued run (every worker
+    # busy) is shown as queued at once: its wait is the queue's, not this click's.
+    start_t = time.monotonic()
+    while handle.snapshot is None and not handle.wait(0.02) and time.monotonic() < start_t + FIRST_SNAPSHOT_SECONDS:
+        if handle.status == "queued" and time.monotonic() > start_t + QUEUED_GRACE_SECONDS:
+            break
     return handle
 
 

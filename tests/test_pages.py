@@ -142,6 +142,21 @@ def test_stop_and_divergence_are_messages(app):
     assert not diverging.exception
 
 
+def test_a_run_waiting_for_a_worker_shows_queued_then_trains(app, monkeypatch):
+    """One training thread, two sessions: the second Train answers 'Queued' at once, and trains once the
+    first session's run is stopped."""
+    monkeypatch.setenv("NONLIN_WORKERS", "1")
+    first = app(query={"epochs": "5000"})
+    first.button(key="btn_pg_train").click().run()
+    assert status(first).startswith(("Running", "Queued"))
+    second = app(query={"epochs": "50", "seed": "7"})
+    second.button(key="btn_pg_train").click().run()
+    assert status(second).startswith("Queued — waiting for a free worker")
+    first.button(key="btn_pg_stop").click().run()
+    assert wait_for_end(first).startswith("Stopped")
+    assert wait_for_end(second).startswith("Done")
+
+
 def test_heart_failure_draws_a_feature_pair(app, heart_dir, monkeypatch):
     monkeypatch.setenv("NONLIN_DATA_DIR", str(heart_dir))
     at = app()
