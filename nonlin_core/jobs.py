@@ -3,6 +3,7 @@ from the store when already finished, cancel, and per-owner limits."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
 import time
@@ -47,7 +48,7 @@ class JobHandle:
     from_cache: bool = False
     owner: str = ""
     in_sweep: bool = False                 # counted once, through its sweep, against the caps
-    submitted: float = field(default_factory=time.time)
+    order: int = field(default_factory=itertools.count().__next__)   # submission order (the pool is FIFO)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -207,6 +208,23 @@ class JobManager:
         with self._lock:
             handle = self._active.get(key)
         return None if isinstance(handle, _SweepSlot) else handle
+
+    def queued_ahead(self, handle: JobHandle) -> int:
+        """How many jobs (a sweep counts once) wait for a worker before this queued one: the pool serves
+        first come, first served. 0 for a job that is not queued."""
+        if handle.status != "queued" or handle.finished:
+            return 0
+        with self._lock:
+            entries = list(self._active.values())
+        ahead = 0
+        for entry in entries:
+            jobs = entry.sweep.groups if isinstance(entry, _SweepSlot) else [entry]
+            if entry is handle or getattr(entry, "in_sweep", False):
+                continue
+            waiting = all(j.status == "queued" and not j._cancel.is_set() for j in jobs)    # a cancelled one is skipped
+            if waiting and min(j.order for j in jobs) < handle.order:
+                ahead += 1
+        return ahead
 
     def active(self) -> list[JobHandle]:
         with self._lock:

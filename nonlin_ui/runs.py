@@ -20,6 +20,7 @@ REDRAW_SECONDS = 0.3          # fragment timers; reruns coalesce, so a slow brow
 CURVES_SECONDS = 1.0          # the loss/accuracy curves redraw less often: each redraw remounts a chart
 FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long for the first boundary
 QUEUED_GRACE_SECONDS = 0.1    # ... unless its run is still queued after this (no free worker)
+QUEUED_SECONDS = 1.0          # a queued run's status line (its place in the line) redraws this often
 
 
 def find(configs: list[RunConfig]) -> JobHandle | None:
@@ -103,7 +104,9 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
         snap = handle.snapshot
         epoch, epochs = (snap.epoch, snap.epochs) if snap is not None else (0, handle.configs[0].epochs)
         if handle.status == "queued":
-            st.progress(0.0, text="Queued — waiting for a free worker…")
+            ahead = resources.manager().queued_ahead(handle)
+            line = f"{ahead} job{'s' if ahead != 1 else ''} ahead of it" if ahead else "next in line"
+            st.progress(0.0, text=f"Queued — {line}, waiting for a free worker…")
         elif handle.status == "running":
             st.progress(min(epoch / epochs, 1.0), text=f"Running — epoch {epoch} / {epochs}")
         elif handle.status == "done":
@@ -121,21 +124,36 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
             st.error(f"Failed — {handle.message}")
 
 
+def phase(handle: JobHandle | None) -> str:
+    """'queued', 'running' or 'idle' (no run, or it has ended): what the page's timers follow."""
+    if handle is None or handle.finished:
+        return "idle"
+    return "queued" if handle.status == "queued" else "running"
+
+
 def live(handle: JobHandle | None, render: Callable[[JobHandle | None], None], *, seconds: float = REDRAW_SECONDS,
          finisher: bool = False) -> None:
     """render(handle) now and, while it trains, again every `seconds` from its latest snapshot, as a fragment
-    of its own: each chart redraws at its own pace. The finisher reruns the whole page once the run ends
-    (final results; the timers stop)."""
+    of its own: each chart redraws at its own pace. While the run waits for a worker only the finisher (the
+    status line) ticks, every QUEUED_SECONDS: 30 waiting pages would otherwise redraw unchanged charts ten
+    times a second and slow the training they wait for. The finisher reruns the whole page when the run
+    starts (the charts' timers begin) and when it ends (final results; the timers stop)."""
     key = handle.key if handle is not None else ""
-    active = handle is not None and not handle.finished
+    drawn = phase(handle)
 
     def live_view() -> None:
         current = st.session_state.handles.get(key) if key else None
         render(current)
-        if finisher and active and current is not None and current.finished:
+        if finisher and drawn != "idle" and current is not None and phase(current) != drawn:
             st.rerun()
 
-    timed_fragment(live_view, seconds if active else None)
+    if drawn == "running":
+        every = seconds
+    elif drawn == "queued" and finisher:
+        every = QUEUED_SECONDS
+    else:
+        every = None
+    timed_fragment(live_view, every)
 
 
 def timed_fragment(body: Callable[[], None], run_every: float | None) -> None:

@@ -325,6 +325,22 @@ def test_global_queue_cap(factory):
     assert finished(first).status == "done"
 
 
+def test_queued_jobs_know_how_many_wait_before_them(factory):
+    store = RecordingStore(factory.store(), hold=factory.hold())
+    manager = factory.manager(store, max_workers=1)
+    running = manager.submit(QUICK.replace(seed=1))
+    assert store.entered.wait(TIMEOUT)               # held inside the only worker
+    waiting = [manager.submit(QUICK.replace(seed=s)) for s in (2, 3, 4)]
+    assert manager.queued_ahead(running) == 0
+    assert [manager.queued_ahead(h) for h in waiting] == [0, 1, 2]
+    waiting[0].cancel()                              # leaves the line (closed when a worker reaches it)
+    assert manager.queued_ahead(waiting[2]) == 1
+    store.hold.set()
+    assert finished(waiting[2]).status == "done"
+    assert manager.queued_ahead(waiting[2]) == 0
+    assert finished(running).status == "done" and finished(waiting[1]).status == "done"
+
+
 def test_failing_job_ends_failed_with_the_data_error(factory, tmp_path):
     config = RunConfig(dataset="csv", csv_path=str(tmp_path / "missing.csv"), target="y", device="cpu")
     with pytest.raises(DataError) as expected:

@@ -151,7 +151,7 @@ def test_a_run_waiting_for_a_worker_shows_queued_then_trains(app, monkeypatch):
     assert status(first).startswith(("Running", "Queued"))
     second = app(query={"epochs": "50", "seed": "7"})
     second.button(key="btn_pg_train").click().run()
-    assert status(second).startswith("Queued — waiting for a free worker")
+    assert status(second).startswith("Queued — next in line, waiting for a free worker")
     first.button(key="btn_pg_stop").click().run()
     assert wait_for_end(first).startswith("Stopped")
     assert wait_for_end(second).startswith("Done")
