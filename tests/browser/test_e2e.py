@@ -157,6 +157,10 @@ def test_playground_streams_and_serves_cached_runs(page, server):
     page.get_by_role("option", name="moons").click()
     page.wait_for_function("() => location.search.includes('dataset=moons')")
     pick_pill(page, "pg_activation", "relu")
+    epochs = page.locator(".st-key-pg_epochs input")      # ~4 s of training: several redraws on any machine
+    epochs.fill("3000")
+    epochs.press("Enter")
+    page.wait_for_function("() => location.search.includes('epochs=3000')")
     status_starts(page, "Not trained yet")
 
     clicked = click_timed(page, ".st-key-btn_pg_train button")
@@ -203,7 +207,7 @@ def test_playground_streams_and_serves_cached_runs(page, server):
     other.on("console", lambda m: page.errors.append(f"console (2nd session): {m.text}") if m.type == "error" else None)
     try:
         started = time.perf_counter()
-        other.goto(server + "/?dataset=moons&noise=0.2&batch_size=32&epochs=1000")
+        other.goto(server + "/?dataset=moons&noise=0.2&batch_size=32&epochs=3000")
         status_starts(other, "Done", timeout=60_000)
         print(f"[e2e] new session, page load until the stored run shows: {time.perf_counter() - started:.2f} s")
         assert "from the run store" in other.inner_text(".st-key-run_status")
