@@ -16,8 +16,7 @@ from nonlin_core.store import FINISHED
 from . import resources
 
 T = TypeVar("T")
-REDRAW_SECONDS = 0.3          # fragment timers; reruns coalesce, so a slow browser just gets fewer
-CURVES_SECONDS = 1.0          # the loss/accuracy curves redraw less often: each redraw remounts a chart
+REDRAW_SECONDS = 0.3          # a training run's page redraws this often; reruns coalesce, so a slow browser gets fewer
 FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long for the first boundary
 QUEUED_GRACE_SECONDS = 0.1    # ... unless its run is still queued after this (no free worker)
 QUEUED_SECONDS = 1.0          # a queued run's status line (its place in the line) redraws this often
@@ -131,29 +130,37 @@ def phase(handle: JobHandle | None) -> str:
     return "queued" if handle.status == "queued" else "running"
 
 
-def live(handle: JobHandle | None, render: Callable[[JobHandle | None], None], *, seconds: float = REDRAW_SECONDS,
-         finisher: bool = False) -> None:
-    """render(handle) now and, while it trains, again every `seconds` from its latest snapshot, as a fragment
-    of its own: each chart redraws at its own pace. While the run waits for a worker only the finisher (the
-    status line) ticks, every QUEUED_SECONDS: 30 waiting pages would otherwise redraw unchanged charts ten
-    times a second and slow the training they wait for. The finisher reruns the whole page when the run
-    starts (the charts' timers begin) and when it ends (final results; the timers stop)."""
+def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -> None:
+    """The status line and charts(handle), redrawn from the run's latest snapshot on ONE timer per page.
+
+    While the run trains, status and charts are one fragment redrawn every REDRAW_SECONDS. While it waits
+    for a worker only the status line (its place in the line) ticks, every QUEUED_SECONDS; the charts are
+    drawn once: 30 waiting pages must not redraw unchanged charts and slow the training they wait for. The
+    fragment reruns the whole page when the run starts (the charts go live) and when it ends (final results;
+    the timer stops).
+
+    Why one timer: two timers started together fire together, and Streamlit 1.67 can drop a whole script
+    run's output when a second rerun request reaches a session whose script thread is just ending (the
+    session starts a new thread and ignores the old one's messages). Seen under load as a page stuck at
+    "Running" after the run had finished; one request at a time per page leaves no such pair."""
     key = handle.key if handle is not None else ""
     drawn = phase(handle)
 
-    def live_view() -> None:
-        current = st.session_state.handles.get(key) if key else None
-        render(current)
-        if finisher and drawn != "idle" and current is not None and phase(current) != drawn:
-            st.rerun()
+    def view(status_only: bool) -> Callable[[], None]:
+        def live_view() -> None:
+            current = st.session_state.handles.get(key) if key else None
+            status(current)
+            if not status_only:
+                charts(current)
+            if drawn != "idle" and current is not None and phase(current) != drawn:
+                st.rerun()
+        return live_view
 
     if drawn == "running":
-        every = seconds
-    elif drawn == "queued" and finisher:
-        every = QUEUED_SECONDS
+        timed_fragment(view(status_only=False), REDRAW_SECONDS)
     else:
-        every = None
-    timed_fragment(live_view, every)
+        timed_fragment(view(status_only=True), QUEUED_SECONDS if drawn == "queued" else None)
+        charts(handle)
 
 
 def timed_fragment(body: Callable[[], None], run_every: float | None) -> None:

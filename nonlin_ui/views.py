@@ -41,26 +41,21 @@ def _probs(snap, k: int):
 
 
 def single(handle: JobHandle | None, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> None:
-    """Status, live boundary and curves (each redrawn on its own timer); final metrics once done."""
-    runs.live(handle, runs.status, finisher=True)
-    left, right = st.columns([3, 2], gap="medium")
+    """Status, live boundary and curves; final metrics once done."""
 
-    def draw_boundary(h: JobHandle | None) -> None:
+    def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
-        boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary", large=large,
-                 title="Decision boundary" if snap is not None else "Data (train solid, test outlined)")
+        left, right = st.columns([3, 2], gap="medium")
+        with left:
+            boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary", large=large,
+                     title="Decision boundary" if snap is not None else "Data (train solid, test outlined)")
+            if frame.note:
+                st.caption(frame.note)
+        with right:
+            st.plotly_chart(plots.curves([("", _history(snap, slice(0, 1)))], epochs=config.epochs, large=large,
+                                         uirevision=f"curves-{config.key}", height=250), key="curves", config=CHART)
 
-    def draw_curves(h: JobHandle | None) -> None:
-        snap = h.snapshot if h is not None else None
-        st.plotly_chart(plots.curves([("", _history(snap, slice(0, 1)))], epochs=config.epochs, large=large,
-                                     uirevision=f"curves-{config.key}", height=250), key="curves", config=CHART)
-
-    with left:
-        runs.live(handle, draw_boundary)
-        if frame.note:
-            st.caption(frame.note)
-    with right:
-        runs.live(handle, draw_curves, seconds=runs.CURVES_SECONDS)
+    runs.live(handle, draw)
     snap = handle.snapshot if handle is not None and handle.finished else None
     final = snap.final[0] if snap is not None and snap.final else None
     if final:
@@ -87,9 +82,8 @@ def compare(handle: JobHandle | None, configs: list[RunConfig], labels: list[str
             frame: inspection.BoundaryFrame, large: bool) -> None:
     """One boundary per model in a row (its first seed), overlaid curves (mean ± std over seeds), a table."""
     base = configs[0]
-    runs.live(handle, runs.status, finisher=True)
 
-    def draw_boundaries(h: JobHandle | None) -> None:
+    def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
         for m, (label, col) in enumerate(zip(labels, st.columns(len(labels), gap="small"))):
             probs = _probs(snap, m * n_seeds)
@@ -101,19 +95,15 @@ def compare(handle: JobHandle | None, configs: list[RunConfig], labels: list[str
                          title=label, height=330, legend=False)
                 st.markdown(shape_caption(label, shape, float(np.mean([f["test_acc"] for f in finals])) if finals
                                           else None))
-
-    def draw_curves(h: JobHandle | None) -> None:
-        snap = h.snapshot if h is not None else None
+        if frame.note:
+            st.caption(frame.note)
+        if n_seeds > 1:
+            st.caption("Curves: mean over seeds, band ± one standard deviation.")
         series = [(label, _history(snap, slice(m * n_seeds, (m + 1) * n_seeds))) for m, label in enumerate(labels)]
         st.plotly_chart(plots.curves(series, epochs=base.epochs, cols=2, large=large, uirevision="cmp_curves",
                                      height=320), key="cmp_curves", config=CHART)
 
-    runs.live(handle, draw_boundaries)
-    if frame.note:
-        st.caption(frame.note)
-    if n_seeds > 1:
-        st.caption("Curves: mean over seeds, band ± one standard deviation.")
-    runs.live(handle, draw_curves, seconds=runs.CURVES_SECONDS)
+    runs.live(handle, draw)
     snap = handle.snapshot if handle is not None and handle.finished else None
     if snap is not None and snap.final and n_seeds > 1:
         for line in paired_lines(snap, labels, n_seeds):
