@@ -376,8 +376,9 @@ def fmt(s: dict) -> str:
     return f"p50 {f(s['p50'])}  p95 {f(s['p95'])}  max {f(s['max'])}  (n={s['n']})"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.load_test", description=__doc__.split("\n")[0])
+def arguments(prog: str, description: str, json_name: str) -> argparse.ArgumentParser:
+    """The options both load tests take (bench.load_test and bench.ws_load)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--runs", type=int, default=3, help="runs per session, one after another")
     parser.add_argument("--epochs", type=int, default=300)
@@ -387,19 +388,83 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running server instead of starting one")
     parser.add_argument("--store", type=Path, help="its NONLIN_STORE file (with --url), for the lost-run check")
     parser.add_argument("--pid", type=int, help="its process id (with --url), for memory and CPU")
+    parser.add_argument("--json", type=Path, default=ARTIFACTS / json_name)
+    return parser
+
+
+def server_for(args, prefix: str) -> tuple[StreamlitServer | None, str, Path | None, int | None]:
+    """(server we started or None, base url, store, pid): --url's server, else a fresh one on a free port."""
+    if args.url:
+        return None, args.url.rstrip("/"), args.store, args.pid
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    server = StreamlitServer(folder / "runs.sqlite3", folder / "server.log").start()
+    print(f"server {server.url} pid {server.pid}, store {server.store}, log {server.log}")
+    return server, server.url, server.store, server.pid
+
+
+@dataclass
+class Outcome:
+    """What both load tests report: the summary dict (written to JSON) and the runs that went wrong."""
+    summary: dict
+    bad_runs: list[Run]
+    lost: list[Run]
+    never_clicked: int
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if not self.summary["errors"] and not self.lost and not self.never_clicked else 1
+
+
+def outcome(args, runs: list[Run], failed: list[str], sampler: Sampler, warm_s: float, wall: float, **extra) -> Outcome:
+    rss = sampler.rss_mb
+    bad_runs = [r for r in runs if not r.ok]
+    lost = [r for r in runs if r.lost and r.stored != "unchecked"]
+    summary = {
+        "sessions": args.sessions, "runs_per_session": args.runs, "epochs": args.epochs, "samples": args.samples,
+        "cpus": os.cpu_count(), "runs_clicked": len(runs), "runs_never_clicked": args.sessions * args.runs - len(runs),
+        "errors": len(bad_runs) + len(failed), "lost_runs": len(lost), "session_failures": failed,
+        "train_to_first_update": spread([r.first_update_s for r in runs]),
+        "train_to_first_progress": spread([r.first_progress_s for r in runs]),
+        "train_to_done": spread([r.done_s for r in runs]),
+        "server_rss_mb": {"start": rss[0] if rss else None, "peak": max(rss) if rss else None,
+                          "end": rss[-1] if rss else None},
+        "server_health_latency": spread(sampler.health_s),
+        "server_cpu_s": sampler.cpu1 - sampler.cpu0, "machine_busy_cpu_s": sampler.busy1 - sampler.busy0,
+        "warm_up_s": warm_s, "wall_s": wall, **extra,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"summary": summary, "runs": [asdict(r) | {"ok": r.ok} for r in runs]}, indent=1))
+    return Outcome(summary, bad_runs, lost, summary["runs_never_clicked"])
+
+
+def print_runs(out: Outcome, args, store: Path | None, failed: list[str], detail=lambda run: None) -> None:
+    """Runs clicked, errors, lost runs, the first failures, and the three Train -> ... latencies."""
+    s = out.summary
+    print(f"runs clicked {s['runs_clicked']} of {args.sessions * args.runs}; errors {s['errors']}; lost runs "
+          f"{s['lost_runs']}" + (" (store not checked)" if store is None else ""))
+    for r in out.bad_runs[:10]:
+        print(f"  session {r.session} run {r.index}: {r.end!r} stored={r.stored} {r.errors[:3]}")
+        detail(r)
+    for message in failed[:10]:
+        print(f"  {message}")
+    print(f"Train -> first update:   {fmt(s['train_to_first_update'])}   (goal p95 <= 2 s)")
+    print(f"Train -> first progress: {fmt(s['train_to_first_progress'])}")
+    print(f"Train -> done:           {fmt(s['train_to_done'])}")
+
+
+def print_server(out: Outcome, note: str) -> None:
+    rss = out.summary["server_rss_mb"]
+    if rss["start"] is not None:
+        print(f"server RSS: start {rss['start']:.0f} MB, peak {rss['peak']:.0f} MB, end {rss['end']:.0f} MB")
+    print(f"server /_stcore/health: {fmt(out.summary['server_health_latency'])}   ({note})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = arguments("python -m bench.load_test", __doc__.split("\n")[0], "load_test.json")
     parser.add_argument("--no-wire", dest="wire", action="store_false",
                         help="skip the websocket timing (DevTools Network events of every page)")
-    parser.add_argument("--json", type=Path, default=ARTIFACTS / "load_test.json")
     args = parser.parse_args(argv)
-
-    server = None
-    if args.url:
-        base_url, store, pid = args.url.rstrip("/"), args.store, args.pid
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="nonlin-load-"))
-        server = StreamlitServer(folder / "runs.sqlite3", folder / "server.log").start()
-        base_url, store, pid = server.url, server.store, server.pid
-        print(f"server {base_url} pid {pid}, store {store}, log {server.log}")
+    server, base_url, store, pid = server_for(args, "nonlin-load-")
     sampler = Sampler(pid, base_url)
     try:
         runs, failed, warm_s, wall = asyncio.run(drive(args, base_url, sampler))
@@ -407,51 +472,22 @@ def main(argv: list[str] | None = None) -> int:
         if server is not None:
             server.stop()
     check_store(store, runs)
-
-    bad_runs = [r for r in runs if not r.ok]
-    lost = [r for r in runs if r.lost and r.stored != "unchecked"]
-    never_clicked = args.sessions * args.runs - len(runs)
-    rss = sampler.rss_mb
-    server_cpu, busy_cpu = sampler.cpu1 - sampler.cpu0, sampler.busy1 - sampler.busy0
-    summary = {
-        "sessions": args.sessions, "runs_per_session": args.runs, "epochs": args.epochs, "samples": args.samples,
-        "cpus": os.cpu_count(), "runs_clicked": len(runs), "runs_never_clicked": never_clicked,
-        "errors": len(bad_runs) + len(failed), "lost_runs": len(lost), "session_failures": failed,
-        "train_to_first_update": spread([r.first_update_s for r in runs]),
-        "train_to_first_progress": spread([r.first_progress_s for r in runs]),
-        "train_to_done": spread([r.done_s for r in runs]),
-        "page_timer_stall": spread([r.stall_s for r in runs]),
-        "wire_click_to_status": spread([r.wire_s for r in runs]),
-        "server_rss_mb": {"start": rss[0] if rss else None, "peak": max(rss) if rss else None,
-                          "end": rss[-1] if rss else None},
-        "server_health_latency": spread(sampler.health_s),
-        "server_cpu_s": server_cpu, "machine_busy_cpu_s": busy_cpu, "warm_up_s": warm_s, "wall_s": wall,
-    }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"summary": summary, "runs": [asdict(r) | {"ok": r.ok} for r in runs]}, indent=1))
-
+    out = outcome(args, runs, failed, sampler, warm_s, wall, page_timer_stall=spread([r.stall_s for r in runs]),
+                  wire_click_to_status=spread([r.wire_s for r in runs]))
+    s = out.summary
     print(f"\n{args.sessions} sessions x {args.runs} runs ({args.epochs} epochs, {args.samples} samples, batch 32) "
           f"on {os.cpu_count()} CPUs; engine warm-up (first page load, not counted) {warm_s:.1f} s")
-    print(f"runs clicked {len(runs)} of {args.sessions * args.runs}; errors {summary['errors']}; lost runs "
-          f"{summary['lost_runs']}" + (" (store not checked)" if store is None else ""))
-    for r in bad_runs[:10]:
-        print(f"  session {r.session} run {r.index}: {r.end!r} stored={r.stored} {r.errors[:3]}")
-    for message in failed[:10]:
-        print(f"  {message}")
-    print(f"Train -> first update:   {fmt(summary['train_to_first_update'])}   (goal p95 <= 2 s)")
-    print(f"Train -> first progress: {fmt(summary['train_to_first_progress'])}")
-    print(f"Train -> done:           {fmt(summary['train_to_done'])}")
+    print_runs(out, args, store, failed)
     if args.wire:
-        print(f"wire: click sent -> status received: {fmt(summary['wire_click_to_status'])}   (chromium's network stack)")
-    print(f"page's longest stall:    {fmt(summary['page_timer_stall'])}   (its 25 ms timer late: the renderer was busy)")
-    if rss:
-        print(f"server RSS: start {rss[0]:.0f} MB, peak {max(rss):.0f} MB, end {rss[-1]:.0f} MB")
-    print(f"server /_stcore/health: {fmt(summary['server_health_latency'])}   (every 0.5 s, no browser involved)")
+        print(f"wire: click sent -> status received: {fmt(s['wire_click_to_status'])}   (chromium's network stack)")
+    print(f"page's longest stall:    {fmt(s['page_timer_stall'])}   (its 25 ms timer late: the renderer was busy)")
+    print_server(out, "every 0.5 s, no browser involved")
+    server_cpu, busy_cpu = s["server_cpu_s"], s["machine_busy_cpu_s"]
     if busy_cpu > 0:
         print(f"CPU over the sessions: server {server_cpu:.0f} s of {busy_cpu:.0f} s busy ({server_cpu / busy_cpu:.0%}); "
               f"the rest is chromium, Playwright and this script")
     print(f"wall time {wall:.1f} s; details in {args.json}")
-    return 0 if not summary["errors"] and not lost and not never_clicked else 1
+    return out.exit_code
 
 
 if __name__ == "__main__":
