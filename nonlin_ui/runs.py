@@ -149,11 +149,11 @@ def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -
     def view(status_only: bool) -> Callable[[], None]:
         def live_view() -> None:
             current = st.session_state.handles.get(key) if key else None
+            if drawn != "idle" and current is not None and phase(current) != drawn:
+                st.rerun()              # the whole page draws the new phase (no "Done" above a stale chart)
             status(current)
             if not status_only:
                 charts(current)
-            if drawn != "idle" and current is not None and phase(current) != drawn:
-                st.rerun()
         return live_view
 
     if drawn == "running":

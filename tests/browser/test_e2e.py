@@ -165,6 +165,8 @@ def test_playground_streams_and_serves_cached_runs(page, server):
 
     clicked = click_timed(page, ".st-key-btn_pg_train button")
     status_starts(page, "Done")
+    page.wait_for_function("() => { const gd = document.querySelector('.st-key-boundary .js-plotly-plot');"
+                           " return gd && gd.layout.meta && gd.layout.meta.epoch === 3000; }")   # the final boundary
     after = [s for s in samples(page) if s["t"] >= clicked]
     updates = [s for s in after if s["epoch"] and s["z"]]
     first = updates[0]
