@@ -46,6 +46,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse
@@ -452,11 +453,18 @@ def print_runs(out: Outcome, args, store: Path | None, failed: list[str], detail
     print(f"Train -> done:           {fmt(s['train_to_done'])}")
 
 
-def print_server(out: Outcome, note: str) -> None:
-    rss = out.summary["server_rss_mb"]
+def print_server(out: Outcome, note: str, cpu_rest: Callable[[float], str]) -> None:
+    """Server memory, health latency (`note` says how it was sampled) and CPU share; cpu_rest(busy CPU seconds)
+    says what took the rest."""
+    s = out.summary
+    rss = s["server_rss_mb"]
     if rss["start"] is not None:
         print(f"server RSS: start {rss['start']:.0f} MB, peak {rss['peak']:.0f} MB, end {rss['end']:.0f} MB")
-    print(f"server /_stcore/health: {fmt(out.summary['server_health_latency'])}   ({note})")
+    print(f"server /_stcore/health: {fmt(s['server_health_latency'])}   ({note})")
+    server_cpu, busy_cpu = s["server_cpu_s"], s["machine_busy_cpu_s"]
+    if busy_cpu > 0:
+        print(f"CPU over the sessions: server {server_cpu:.0f} s of {busy_cpu:.0f} s busy ({server_cpu / busy_cpu:.0%}); "
+              + cpu_rest(busy_cpu))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -481,11 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.wire:
         print(f"wire: click sent -> status received: {fmt(s['wire_click_to_status'])}   (chromium's network stack)")
     print(f"page's longest stall:    {fmt(s['page_timer_stall'])}   (its 25 ms timer late: the renderer was busy)")
-    print_server(out, "every 0.5 s, no browser involved")
-    server_cpu, busy_cpu = s["server_cpu_s"], s["machine_busy_cpu_s"]
-    if busy_cpu > 0:
-        print(f"CPU over the sessions: server {server_cpu:.0f} s of {busy_cpu:.0f} s busy ({server_cpu / busy_cpu:.0%}); "
-              f"the rest is chromium, Playwright and this script")
+    print_server(out, "every 0.5 s, no browser involved", lambda busy: "the rest is chromium, Playwright and this script")
     print(f"wall time {wall:.1f} s; details in {args.json}")
     return out.exit_code
 

@@ -155,11 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         f"    status after the click: {[(t['t'], t['status'][:40]) for t in r.timeline[-6:]]}"))
     print(f"script runs, full:       {fmt(s['script_run_full'])}   (new_session -> script_finished)")
     print(f"script runs, fragment:   {fmt(s['script_run_fragment'])}")
-    print_server(out, "every 0.5 s")
-    server_cpu, busy_cpu = s["server_cpu_s"], s["machine_busy_cpu_s"]
-    if busy_cpu > 0:
-        print(f"CPU over the sessions: server {server_cpu:.0f} s of {busy_cpu:.0f} s busy ({server_cpu / busy_cpu:.0%}); "
-              f"these clients {client_cpu:.0f} s ({client_cpu / busy_cpu:.0%}); the rest is other processes")
+    print_server(out, "every 0.5 s", lambda busy: f"these clients {client_cpu:.0f} s ({client_cpu / busy:.0%}); "
+                                                  "the rest is other processes")
     print(f"messages: {counts['messages']} received ({counts['bytes'] / 1e6:.1f} MB, {counts['cache_hits']} from the "
           f"cache), {counts['reruns']} reruns and {counts['auto_reruns']} fragment timer reruns sent")
     if log is not None:
