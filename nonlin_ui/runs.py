@@ -145,21 +145,18 @@ def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -
     "Running" after the run had finished; one request at a time per page leaves no such pair."""
     key = handle.key if handle is not None else ""
     drawn = phase(handle)
+    charts_live = drawn == "running"
 
-    def view(status_only: bool) -> Callable[[], None]:
-        def live_view() -> None:
-            current = st.session_state.handles.get(key) if key else None
-            if drawn != "idle" and current is not None and phase(current) != drawn:
-                st.rerun()              # the whole page draws the new phase (no "Done" above a stale chart)
-            status(current)
-            if not status_only:
-                charts(current)
-        return live_view
+    def live_view() -> None:
+        current = st.session_state.handles.get(key) if key else None
+        if drawn != "idle" and current is not None and phase(current) != drawn:
+            st.rerun()                  # the whole page draws the new phase (no "Done" above a stale chart)
+        status(current)
+        if charts_live:
+            charts(current)
 
-    if drawn == "running":
-        timed_fragment(view(status_only=False), REDRAW_SECONDS)
-    else:
-        timed_fragment(view(status_only=True), QUEUED_SECONDS if drawn == "queued" else None)
+    timed_fragment(live_view, {"running": REDRAW_SECONDS, "queued": QUEUED_SECONDS}.get(drawn))
+    if not charts_live:
         charts(handle)
 
 
