@@ -67,7 +67,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
         path = Path(ns.csv).expanduser().resolve()
         values.update(dataset="csv", csv_path=str(path), csv_sha256=sha256_bytes(read_csv_file(path)), target=ns.target)
         values.setdefault("standardize", True)
-    return RunConfig.from_dict(values)
+    return RunConfig.from_dict(values).check_caps()      # a request: within the server caps
 
 
 def _bar(snap, width: int = 30) -> str:

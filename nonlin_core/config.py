@@ -5,31 +5,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import ConfigError
+from .limits import CAP_DEFAULTS, cap, caps
 
-class ConfigError(ValueError):
-    """A config value is out of range or of the wrong kind; the message names the field."""
-
-
-def cap(name: str, default: int) -> int:
-    """Server cap from env var NONLIN_MAX_<NAME>, falling back to default."""
-    raw = os.environ.get(f"NONLIN_MAX_{name.upper()}", "")
-    try:
-        return int(raw) if raw.strip() else default
-    except ValueError:
-        raise ConfigError(f"env NONLIN_MAX_{name.upper()}={raw!r} is not an integer") from None
-
-
-CAP_DEFAULTS = {"samples": 20_000, "epochs": 5_000, "depth": 8, "width": 256, "batch": 4096, "classes": 10}
-
-
-def caps() -> dict[str, int]:
-    """The server caps in force (read from the environment each call)."""
-    return {k: cap(k, v) for k, v in CAP_DEFAULTS.items()}
+__all__ = ["CAP_DEFAULTS", "FIELDS", "FIELD_BY_NAME", "ConfigError", "Field", "RunConfig", "cap", "caps"]
 
 
 @dataclass(frozen=True)
@@ -39,11 +22,12 @@ class Field:
     help: str
     choices: Callable[[], list[str]] | None = None
     low: float | None = None         # inclusive
-    high: Callable[[], float] | float | None = None  # inclusive; callable = server cap
+    high: float | None = None        # inclusive, fixed
+    cap: str = ""                    # the server cap (limits.CAP_DEFAULTS key) bounding what a user may ask for
 
 
 def _datasets() -> list[str]:
-    from .datasets import DATASETS
+    from .datasets import DATASETS  # lazily: importing scikit-learn is not needed to build a config
     return sorted(DATASETS)
 
 
@@ -54,9 +38,9 @@ def _activations() -> list[str]:
 
 FIELDS: tuple[Field, ...] = (
     Field("dataset", str, "dataset name (see `datasets`), or 'csv'", _datasets),
-    Field("n_samples", int, "samples generated (toy datasets)", None, 20, lambda: cap("samples", CAP_DEFAULTS["samples"])),
+    Field("n_samples", int, "samples generated (toy datasets)", None, 20, cap="samples"),
     Field("noise", float, "noise of the generator", None, 0.0, 2.0),
-    Field("n_classes", int, "classes (spiral arms / blobs)", None, 2, lambda: cap("classes", CAP_DEFAULTS["classes"])),
+    Field("n_classes", int, "classes (spiral arms / blobs)", None, 2, cap="classes"),
     Field("data_seed", int, "seed of data generation and split", None, 0, 2**31 - 1),
     Field("test_size", float, "test share of the data", None, 0.05, 0.9),
     Field("standardize", bool, "scale features (fitted on train)"),
@@ -71,8 +55,8 @@ FIELDS: tuple[Field, ...] = (
     Field("lr", float, "learning rate", None, 1e-6, 10.0),
     Field("momentum", float, "SGD momentum", None, 0.0, 0.999),
     Field("weight_decay", float, "weight decay (L2 for sgd/adam, decoupled for adamw)", None, 0.0, 1.0),
-    Field("batch_size", int, "mini-batch size (0 = full batch)", None, 0, lambda: cap("batch", CAP_DEFAULTS["batch"])),
-    Field("epochs", int, "training epochs", None, 1, lambda: cap("epochs", CAP_DEFAULTS["epochs"])),
+    Field("batch_size", int, "mini-batch size (0 = full batch)", None, 0, cap="batch"),
+    Field("epochs", int, "training epochs", None, 1, cap="epochs"),
     Field("seed", int, "seed of init and shuffling", None, 0, 2**31 - 1),
     Field("device", str, "auto = cuda, then mps, then cpu", lambda: ["auto", "cpu", "cuda", "mps"]),
     Field("dtype", str, "float precision", lambda: ["float32", "float64"]),
@@ -113,22 +97,18 @@ class RunConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first bad field."""
+        """Raise ConfigError naming the first bad field (fixed ranges and choices; not the server caps)."""
         for f in FIELDS:
             value = getattr(self, f.name)
             if f.choices and value not in f.choices():
                 raise ConfigError(f"{f.name}: {value!r} is not one of {', '.join(f.choices())}")
-            high = f.high() if callable(f.high) else f.high
             if f.low is not None and value < f.low:
                 raise ConfigError(f"{f.name}: {value} is below the minimum {f.low:g}")
-            if high is not None and value > high:
-                raise ConfigError(f"{f.name}: {value} is above the {'server cap' if callable(f.high) else 'maximum'} {high:g}")
-        depth, width = cap("depth", CAP_DEFAULTS["depth"]), cap("width", CAP_DEFAULTS["width"])
-        if len(self.hidden_layers) > depth:
-            raise ConfigError(f"hidden_layers: depth {len(self.hidden_layers)} is above the server cap {depth}")
+            if f.high is not None and value > f.high:
+                raise ConfigError(f"{f.name}: {value} is above the maximum {f.high:g}")
         for w in self.hidden_layers:
-            if not 1 <= w <= width:
-                raise ConfigError(f"hidden_layers: width {w} is outside 1..{width} (server cap)")
+            if w < 1:
+                raise ConfigError(f"hidden_layers: width {w} is below the minimum 1")
         if len(self.plot_features) not in (0, 2) or len(set(self.plot_features)) != len(self.plot_features) or any(
                 i < 0 for i in self.plot_features):
             raise ConfigError("plot_features: give two different feature indices, or none for the default pair")
@@ -136,6 +116,20 @@ class RunConfig:
             raise ConfigError("csv: a CSV dataset needs csv_path and target")
         if self.dataset != "csv" and (self.csv_path or self.target):
             raise ConfigError(f"csv_path/target: only for dataset 'csv', not {self.dataset!r}")
+
+    def check_caps(self) -> RunConfig:
+        """Raise ConfigError where this config asks for more than the server caps allow; else return it.
+        For what a user asks for (links, CLI, pages, new jobs), never for a stored run."""
+        limits = caps()
+        for f in FIELDS:
+            if f.cap and getattr(self, f.name) > limits[f.cap]:
+                raise ConfigError(f"{f.name}: {getattr(self, f.name)} is above the server cap {limits[f.cap]:g}")
+        if len(self.hidden_layers) > limits["depth"]:
+            raise ConfigError(f"hidden_layers: depth {len(self.hidden_layers)} is above the server cap {limits['depth']}")
+        for w in self.hidden_layers:
+            if w > limits["width"]:
+                raise ConfigError(f"hidden_layers: width {w} is outside 1..{limits['width']} (server cap)")
+        return self
 
     # --- round trips -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -178,20 +172,8 @@ class RunConfig:
 
     @classmethod
     def from_query(cls, params: dict[str, str]) -> RunConfig:
-        """Inverse of to_query; unknown params are ignored (URLs carry other state too)."""
-        return cls(**{k: _from_text(FIELD_BY_NAME[k], v) for k, v in params.items() if k in FIELD_BY_NAME})
-
-    def to_args(self) -> list[str]:
-        """CLI arguments that rebuild this config with `python -m nonlin_core train`."""
-        args: list[str] = []
-        for name, text in self.to_query().items():
-            f = FIELD_BY_NAME[name]
-            flag = "--" + ("hidden" if name == "hidden_layers" else name.replace("_", "-"))
-            if f.kind is bool:
-                args.append(flag if getattr(self, name) else "--no-" + flag[2:])
-            else:
-                args += [flag, text]
-        return args
+        """Inverse of to_query, within the server caps (a link is a request); unknown params are ignored."""
+        return cls(**{k: _from_text(FIELD_BY_NAME[k], v) for k, v in params.items() if k in FIELD_BY_NAME}).check_caps()
 
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(RunConfig)}

@@ -12,12 +12,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
-from .config import RunConfig
 from .errors import (
     ChecksumMismatch,
     DataError,
@@ -32,6 +32,10 @@ from .errors import (
     TooLarge,
     UnreadableFile,
 )
+from .limits import CAP_DEFAULTS, cap
+
+if TYPE_CHECKING:      # config imports this module for the dataset names: no import back at run time
+    from .config import RunConfig
 
 Generator = Callable[..., tuple[np.ndarray, np.ndarray]]
 
@@ -136,7 +140,6 @@ def heart_failure_path(download: bool = True) -> Path:
 # ---- CSV -------------------------------------------------------------------------------------
 def csv_caps() -> dict[str, int]:
     """Row / column / size caps for CSV data (env NONLIN_MAX_CSV_ROWS, _COLS, _MB)."""
-    from .config import cap
     return {"rows": cap("csv_rows", 20_000), "cols": cap("csv_cols", 100), "mb": cap("csv_mb", 10)}
 
 
@@ -212,7 +215,6 @@ def read_table(data: bytes, target: str, *, name: str = "CSV"):
     labels, y = np.unique(frame[target].astype(str).to_numpy(), return_inverse=True)
     if len(labels) < 2:
         raise SingleClass(f"{name}: target {target!r} has one class only ({labels[0]!r}); need two or more")
-    from .config import CAP_DEFAULTS, cap
     max_classes = cap("classes", CAP_DEFAULTS["classes"])
     if len(labels) > max_classes:
         raise TooLarge(f"{name}: target {target!r} has {len(labels)} classes, over the cap of {max_classes} "

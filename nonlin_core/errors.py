@@ -1,4 +1,13 @@
-"""The documented errors. Each bad-data case has its own class; all are DataError (a ValueError)."""
+"""The documented errors. Each bad-data case has its own class; all are DataError (a ValueError).
+A bad config (or one over a server cap or budget) is a ConfigError."""
+
+
+class ConfigError(ValueError):
+    """A config value is out of range or of the wrong kind; the message names the field."""
+
+
+class OverBudget(ConfigError):
+    """A job's estimated work is above the server's budget (NONLIN_MAX_WORK); the message says what to lower."""
 
 
 class DataError(ValueError):
