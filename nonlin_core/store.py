@@ -1,9 +1,11 @@
 """Run store: a small interface and its SQLite implementation (one file in the data dir).
-Rows left 'running' by a dead process are marked 'interrupted' when a store opens."""
+Rows left 'running' by a dead process are marked 'interrupted' when a store opens; a file that is not
+a readable database is moved aside (never deleted) and a fresh store starts in its place."""
 from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -22,15 +24,17 @@ from .config import RunConfig
 PROCESS_TOKEN = uuid.uuid4().hex          # one per process: tells this process's rows from others'
 FINISHED = ("done", "diverged")           # served from the store without training
 STALE_SECONDS = 120.0                     # a running row not touched for this long is dead
+UNREADABLE = ("SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_CANTOPEN", "SQLITE_PERM")   # moved aside, then a fresh store
+log = logging.getLogger("nonlin")
 
 
 @dataclass
 class RunRecord:
     key: str
     config: RunConfig
-    status: str                            # queued, running, done, diverged, cancelled, failed, interrupted
+    status: str                            # queued, running, done, diverged, cancelled, stopped, failed, interrupted
     message: str = ""
-    history: dict[str, list[float]] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)     # only from get(), not from list_runs()
     final: dict | None = None
     device: str = ""
     seconds: float = 0.0
@@ -44,7 +48,8 @@ class RunStore(Protocol):
     def touch(self, key: str) -> None: ...
     def finish(self, record: RunRecord) -> None: ...
     def get(self, key: str) -> RunRecord | None: ...
-    def list_runs(self, limit: int = 100, status: str | None = None) -> list[RunRecord]: ...
+    def list_runs(self, limit: int = 100, status: str | None = None, *, offset: int = 0) -> list[RunRecord]: ...
+    def count_runs(self, status: str | None = None) -> int: ...
 
 
 def history_lists(history: dict[str, np.ndarray]) -> dict[str, list[float]]:
@@ -83,13 +88,33 @@ class SQLiteStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(self.SCHEMA)
-            self._db.execute("CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at)")
+        self.moved_aside: Path | None = None     # where a corrupt store file was moved when this store opened
+        problem = _unreadable(self.path)         # checked before SQLite touches the file or its -wal
+        if problem is None:
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as exc:
+                if getattr(exc, "sqlite_errorname", "") not in UNREADABLE:
+                    raise                                     # e.g. busy or locked: the file is fine
+                problem = str(exc)
+        if problem is not None:
+            self.moved_aside = _move_aside(self.path)
+            log.warning("run store %s could not be read (%s): moved it to %s and started a fresh store",
+                        self.path, problem, self.moved_aside.name)
+            self._db = self._open()
         self.recovered = self.recover()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(self.SCHEMA)
+            db.execute("CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at)")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
 
     def recover(self) -> int:
         """Mark rows that a dead process left queued/running as interrupted; returns how many."""
@@ -141,6 +166,7 @@ class SQLiteStore:
                  record.seconds, _owner(), now, now))
 
     _COLUMNS = "key, config, status, message, history, final, device, seconds, created_at, updated_at"
+    _LIST_COLUMNS = _COLUMNS.replace("history", "'{}'")          # listing never parses histories
 
     def _record(self, row, state_blob=None) -> RunRecord:
         key, config, status, message, history, final, device, seconds, created, updated = row
@@ -149,23 +175,55 @@ class SQLiteStore:
                          json.loads(final) if final else None, device, seconds, created, updated, state)
 
     def get(self, key: str) -> RunRecord | None:
+        """The whole run: history and state dict too."""
         with self._lock:
             row = self._db.execute(f"SELECT {self._COLUMNS}, state_dict FROM runs WHERE key=?", (key,)).fetchone()
         return self._record(row[:-1], row[-1]) if row else None
 
-    def list_runs(self, limit: int = 100, status: str | None = None) -> list[RunRecord]:
-        """Newest first, without state dicts."""
-        query = f"SELECT {self._COLUMNS} FROM runs"
-        args: tuple = ()
-        if status:
-            query, args = query + " WHERE status=?", (status,)
+    def list_runs(self, limit: int = 100, status: str | None = None, *, offset: int = 0) -> list[RunRecord]:
+        """Newest first, without histories (history == {}) or state dicts; get(key) has them."""
+        where, args = (" WHERE status=?", (status,)) if status else ("", ())
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY updated_at DESC LIMIT ?", (*args, limit)).fetchall()
+            rows = self._db.execute(f"SELECT {self._LIST_COLUMNS} FROM runs{where} ORDER BY updated_at DESC "
+                                    "LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [self._record(r) for r in rows]
+
+    def count_runs(self, status: str | None = None) -> int:
+        """How many runs list_runs can page through."""
+        where, args = (" WHERE status=?", (status,)) if status else ("", ())
+        with self._lock:
+            return self._db.execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why an existing store file cannot be a SQLite database (it cannot be read, or its header is not
+    SQLite's); None when it may be one (or is absent or empty: a new store)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if head in (b"", b"SQLite format 3\x00") else "file is not a database"
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a store file and its -wal/-shm to <name>.corrupt-<time>; returns the new path of the file."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved, n = path.with_name(f"{path.name}.corrupt-{stamp}"), 1
+    while moved.exists():
+        n += 1
+        moved = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    for suffix in ("-wal", "-shm", ""):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(f"{moved}{suffix}")
+    return moved
 
 
 def store_path() -> Path:
