@@ -1,27 +1,28 @@
 """Job manager shared by every session: a bounded worker pool, dedupe by config key, runs served
-from the store when already finished, cancel, and per-owner limits."""
+from the store when already finished, cancel, per-owner limits, a work budget and a time limit per job."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import itertools
 import os
 import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import datasets
+from .budget import check_request
 from .config import ConfigError, RunConfig
 from .errors import DataError
 from .grid import decision_grid
+from .handles import JobHandle, SweepHandle, batch_handle_key
+from .limits import max_job_seconds
 from .models import build_mlp, output_width
 from .store import FINISHED, RunRecord, RunStore, history_lists
 from .training import METRICS, Snapshot, Trainer, check_batch
-
-ACTIVE = ("queued", "running")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -35,85 +36,6 @@ def _env_int(name: str, default: int) -> int:
 
 class BusyError(RuntimeError):
     """Too many jobs queued overall or for one owner; the message says which cap."""
-
-
-@dataclass(eq=False)
-class JobHandle:
-    """A submitted job: one run or a batch of K runs trained together."""
-    configs: list[RunConfig]
-    key: str
-    status: str = "queued"                 # queued, running, done, failed, cancelled (member states: snapshot)
-    message: str = ""
-    snapshot: Snapshot | None = None       # latest; history so far, grid, finals when done
-    from_cache: bool = False
-    owner: str = ""
-    in_sweep: bool = False                 # counted once, through its sweep, against the caps
-    order: int = field(default_factory=itertools.count().__next__)   # submission order (the pool is FIFO)
-    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-    _done: threading.Event = field(default_factory=threading.Event, repr=False)
-
-    @property
-    def keys(self) -> list[str]:
-        return [c.key for c in self.configs]
-
-    @property
-    def finished(self) -> bool:
-        return self._done.is_set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
-
-    def member_status(self, k: int = 0) -> str:
-        """Status of member k: queued/running until its result exists."""
-        if self.snapshot is not None and self.snapshot.status[k] != "running":
-            return self.snapshot.status[k]
-        return self.status
-
-
-@dataclass(eq=False)
-class SweepHandle:
-    """Several batches trained one after another in one worker slot (a sweep: one batch per shape)."""
-    groups: list[JobHandle]
-    key: str
-    owner: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return all(g.finished for g in self.groups)
-
-    @property
-    def status(self) -> str:
-        if not self.finished:
-            return "running" if any(g.status != "queued" for g in self.groups) else "queued"
-        return "cancelled" if any(g.status == "cancelled" for g in self.groups) else "done"
-
-    @property
-    def progress(self) -> float:
-        """0..1 over all members' epochs."""
-        total = sum(len(g.configs) * g.configs[0].epochs for g in self.groups)
-        done = sum(len(g.configs) * (g.configs[0].epochs if g.finished else g.snapshot.epoch if g.snapshot else 0)
-                   for g in self.groups)
-        return done / total if total else 1.0
-
-    def cancel(self) -> None:
-        for g in self.groups:
-            g.cancel()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        end = None if timeout is None else time.monotonic() + timeout
-        for g in self.groups:
-            if not g.wait(None if end is None else max(0.0, end - time.monotonic())):
-                return False
-        return True
-
-
-def batch_handle_key(configs: list[RunConfig]) -> str:
-    if len(configs) == 1:
-        return configs[0].key
-    return "b" + hashlib.sha256(",".join(c.key for c in configs).encode()).hexdigest()[:15]
 
 
 class JobManager:
@@ -139,7 +61,9 @@ class JobManager:
         return self.submit_batch([config], owner=owner)
 
     def submit_batch(self, configs: list[RunConfig], *, owner: str = "") -> JobHandle:
-        """Train configs (equal but for seed/activation/lr/...) as one job; cached when all are stored."""
+        """Train configs (equal but for seed/activation/lr/...) as one job; served from the store when all are
+        stored, whatever today's caps (a stored run is not a new request). Otherwise ConfigError over a server
+        cap, OverBudget over NONLIN_MAX_WORK, BusyError over the job caps."""
         key = batch_handle_key(configs)
         with self._lock:
             handle = self._active.get(key)
@@ -149,18 +73,21 @@ class JobManager:
         if cached is not None:
             return cached
         check_batch(configs)
+        check_request([configs])
+        time_limit = max_job_seconds()
         with self._lock:
             if key in self._active:
                 return self._active[key]
             self._check_caps(owner)
-            handle = JobHandle(list(configs), key, owner=owner)
+            handle = JobHandle(list(configs), key, owner=owner, time_limit=time_limit)
             self._active[key] = handle
         self._pool.submit(self._run, handle)
         return handle
 
     def submit_sweep(self, groups: list[list[RunConfig]], *, owner: str = "") -> SweepHandle:
         """Train each group (a valid batch) in turn in one worker; stored groups come from the store and
-        groups already training elsewhere are shared. Counts as one job against the caps."""
+        groups already training elsewhere are shared. Counts as one job against the caps, the work budget
+        (the groups it trains, together) and the time limit (from its start to its last group's end)."""
         for configs in groups:
             check_batch(configs)
         key = "s" + hashlib.sha256(",".join(batch_handle_key(g) for g in groups).encode()).hexdigest()[:15]
@@ -177,6 +104,10 @@ class JobManager:
         sweep = SweepHandle(handles, key, owner)
         if not fresh:
             return sweep
+        check_request([h.configs for h in fresh], sweep=True)
+        time_limit = max_job_seconds()
+        for handle in fresh:
+            handle.time_limit = time_limit
         with self._lock:
             self._check_caps(owner)
             for handle in fresh:
@@ -186,9 +117,18 @@ class JobManager:
         return sweep
 
     def _run_sweep(self, key: str, handles: list[JobHandle]) -> None:
+        """The groups in turn until one fails (the others would fail alike: same data) or time is up."""
+        deadline = _deadline(handles[0].time_limit)
         try:
-            for handle in handles:
-                self._run(handle)
+            for i, handle in enumerate(handles):
+                if time.monotonic() > deadline:
+                    self._close(handle, "stopped", _stopped_message(handle.time_limit))
+                    continue
+                self._run(handle, deadline)
+                if handle.status == "failed":
+                    for rest in handles[i + 1:]:
+                        self._close(rest, "failed", handle.message)
+                    break
         finally:
             with self._lock:
                 self._active.pop(key, None)
@@ -253,40 +193,52 @@ class JobManager:
         handle._done.set()
         return handle
 
-    def _run(self, handle: JobHandle) -> None:
+    def _run(self, handle: JobHandle, deadline: float | None = None) -> None:
+        """Train a job; at its deadline it is cancelled and its members end "stopped" with their history so far."""
         if handle._cancel.is_set():
             self._close(handle, "cancelled", "cancelled before it started")
             return
         handle.status = "running"
+        deadline = _deadline(handle.time_limit) if deadline is None else deadline
+        timed_out = begun = False
         try:
+            trainer = Trainer(handle.configs)           # loads the data: a DataError here stores no running rows
             for c in handle.configs:
                 self.store.begin(c)
-            trainer = Trainer(handle.configs)
+            begun = True
             last_touch = time.monotonic()
             for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, cancel=handle._cancel,
                                       snapshot_seconds=self.snapshot_seconds):
                 handle.snapshot = snap
+                if time.monotonic() > deadline and not handle._cancel.is_set():
+                    timed_out = True
+                    handle._cancel.set()
                 if time.monotonic() - last_touch > 10:
                     for c in handle.configs:
                         self.store.touch(c.key)
                     last_touch = time.monotonic()
+            if timed_out:
+                snap = handle.snapshot = _as_stopped(snap, _stopped_message(handle.time_limit))
             for k, c in enumerate(handle.configs):
                 m = snap.member(k)
                 self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
                     {name: m.history[name][0] for name in METRICS}), m.final[0], m.device, m.seconds,
                     state_dict=m.state_dicts[0]))
-            overall = "cancelled" if "cancelled" in snap.status else "done"
+            overall = next((s for s in ("stopped", "cancelled") if s in snap.status), "done")
             msg = next((m for m in snap.messages if m), "")
             self._close(handle, overall if len(handle.configs) > 1 else snap.status[0], msg)
         except (DataError, ConfigError) as exc:
-            self._fail(handle, str(exc))
+            self._fail(handle, str(exc), begun)
         except Exception as exc:  # noqa: BLE001 - a job must never take the worker down silently
             traceback.print_exc()
-            self._fail(handle, f"internal error: {type(exc).__name__}: {exc}")
+            self._fail(handle, f"internal error: {type(exc).__name__}: {exc}", begun)
 
-    def _fail(self, handle: JobHandle, message: str) -> None:
-        for c in handle.configs:
-            self.store.finish(RunRecord(c.key, c, "failed", message))
+    def _fail(self, handle: JobHandle, message: str, begun: bool) -> None:
+        """A failed run is stored, to be seen and re-run; a sweep's group that never began training is not
+        (its sweep reports the reason once)."""
+        if begun or not handle.in_sweep:
+            for c in handle.configs:
+                self.store.finish(RunRecord(c.key, c, "failed", message))
         self._close(handle, "failed", message)
 
     def _close(self, handle: JobHandle, status: str, message: str) -> None:
@@ -295,6 +247,21 @@ class JobManager:
             if self._active.get(handle.key) is handle:
                 del self._active[handle.key]
         handle._done.set()
+
+
+def _deadline(time_limit: float) -> float:
+    return time.monotonic() + time_limit if time_limit else float("inf")
+
+
+def _stopped_message(time_limit: float) -> str:
+    return f"stopped at the time limit of {time_limit:g} s (NONLIN_MAX_JOB_SECONDS)"
+
+
+def _as_stopped(snap: Snapshot, message: str) -> Snapshot:
+    """The final snapshot of a job cancelled at its time limit: its cancelled members are "stopped"."""
+    stopped = [s == "cancelled" for s in snap.status]
+    return dataclasses.replace(snap, status=["stopped" if x else s for x, s in zip(stopped, snap.status)],
+                               messages=[message if x else m for x, m in zip(stopped, snap.messages)])
 
 
 @dataclass(eq=False)

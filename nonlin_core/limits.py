@@ -8,8 +8,10 @@ import os
 from .errors import ConfigError
 
 CAP_DEFAULTS = {"samples": 20_000, "epochs": 5_000, "depth": 8, "width": 256, "batch": 4096, "classes": 10}
-# units of work (see budget.py): 1e12 is a few minutes of one worker; every page default, preset and lesson
-# fits, the caps' maxima (20 000 samples x 5 000 epochs x 8 layers of 256, ~4.6e13) do not
+# units of work (see budget.py): 1e12 is 2-10 minutes of one worker on a 2-core development machine.
+# Every page default, preset and lesson is below 1e11 (the largest: the moons preset, 7.5e10); the caps'
+# maxima (20 000 samples x 5 000 epochs x 8 layers of 256: 4.6e13) are refused. The time limit is the
+# backstop for a wrong estimate.
 MAX_WORK_DEFAULT = 1e12
 MAX_JOB_SECONDS_DEFAULT = 900.0
 

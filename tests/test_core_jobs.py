@@ -51,8 +51,11 @@ class RecordingStore:
     def get(self, key):
         return self.inner.get(key)
 
-    def list_runs(self, limit=100, status=None):
-        return self.inner.list_runs(limit, status)
+    def list_runs(self, limit=100, status=None, *, offset=0):
+        return self.inner.list_runs(limit, status, offset=offset)
+
+    def count_runs(self, status=None):
+        return self.inner.count_runs(status)
 
 
 @pytest.fixture
