@@ -157,6 +157,8 @@ def _pair_controls(sb, features: tuple[str, ...], default_pair: tuple[int, int])
 def sidebar() -> RunConfig | None:
     """All Playground controls; the RunConfig they describe, or None (with a message) when incomplete."""
     s, sb, limits = st.session_state, st.sidebar, caps()
+    # a stored run opened here may be above today's caps (reading it is no request): Train checks them
+    limits |= {name: max(limits[name], s.get(f"pg_{name}", 0)) for name in ("samples", "classes", "depth", "width", "epochs")}
     sb.subheader("Data")
     sb.selectbox("Dataset", list(DATASETS), key="pg_dataset", on_change=_apply_preset,
                  format_func=lambda d: d.replace("_", " "))
