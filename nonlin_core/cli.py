@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m nonlin_core") -> 
         from .store import store_path
         print(f"{prog}: the run store {store_path()} cannot be used ({exc})", file=sys.stderr)
         return 1
+    except BrokenPipeError:                 # `nonlin runs | head`: the reader left; no traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return EXIT_USAGE
 
 
