@@ -4,14 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
-# tests and CI read the heart-failure file from ../shared/data when it is there
-SHARED_DATA := $(wildcard ../shared/data/heart_failure_clinical_records_dataset.csv)
-ifneq ($(SHARED_DATA),)
-export NONLIN_DATA_DIR ?= $(abspath ../shared/data)
-endif
 export OMP_NUM_THREADS ?= 1
-STREAMLIT_FLAGS := --server.headless true --server.address $(ADDRESS) --server.port $(PORT) \
-	--server.fileWatcherType none --browser.gatherUsageStats false
 
 .PHONY: run test test-fast bench lint install install-dev chromium clean
 
@@ -29,8 +22,9 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# `nonlin ui` from this checkout: headless, no file watcher, no usage stats, .streamlit/config.toml
 run: $(VENV)/.installed
-	$(BIN)/streamlit run app.py $(STREAMLIT_FLAGS)
+	$(BIN)/python -m nonlin_core ui --port $(PORT) --address $(ADDRESS)
 
 # Debian chromium for the browser tests (Playwright drives it; it cannot download its own browser here)
 chromium:
@@ -51,7 +45,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts build *.egg-info
 
 # The Docker image: hadolint, then build + run + health + chromium with podman (root; scripts/docker_smoke.sh)
 .PHONY: docker-test

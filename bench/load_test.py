@@ -51,8 +51,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse
 
+from bench.server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer
 from nonlin_core.config import RunConfig
-from tests.server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer
 
 ARTIFACTS = ROOT / "artifacts"
 DATASETS = ("circles", "moons", "xor")

@@ -2,4 +2,5 @@
 from .config import ConfigError, RunConfig
 from .errors import DataError
 
-__all__ = ["ConfigError", "DataError", "RunConfig"]
+__version__ = "0.2.0"
+__all__ = ["ConfigError", "DataError", "RunConfig", "__version__"]

@@ -1,13 +1,18 @@
-"""`python -m nonlin_core train|datasets|activations`; train's flags come from the config field table."""
+"""`nonlin` (= `python -m nonlin_core`) ui|train|runs|datasets|activations|caps; train's flags come from the config
+field table."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
+import sqlite3
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
+from . import __version__
 from .config import FIELDS, ConfigError, RunConfig, caps
 from .errors import DataError
 
@@ -28,9 +33,13 @@ def _flag(name: str) -> str:
     return "--hidden" if name == "hidden_layers" else "--" + name.replace("_", "-")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m nonlin_core", description="nonlin: train MLPs, reproducibly, without a UI")
+def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="nonlin: train MLPs, reproducibly, with or without the dashboard")
+    parser.add_argument("--version", action="version", version=f"nonlin {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    ui = sub.add_parser("ui", help="serve the dashboard (extra --section.key value flags go to streamlit)")
+    ui.add_argument("--port", type=int, default=8501, help="TCP port (default: 8501)")
+    ui.add_argument("--address", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for all)")
     train = sub.add_parser("train", help="train one run and print its metrics")
     default = RunConfig()
     for f in FIELDS:
@@ -48,10 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", metavar="COL", help="... whose column COL is the class")
     train.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     train.add_argument("--save", action="store_true", help="store the run in the run store (NONLIN_STORE)")
+    runs = sub.add_parser("runs", help="list the stored runs, newest first")
+    runs.add_argument("--json", action="store_true", help="print one JSON list of objects (times in ISO 8601, UTC)")
+    runs.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N runs (default: 100)")
+    runs.add_argument("--status", metavar="S", help="only runs with this status (done, failed, interrupted, …)")
     sub.add_parser("datasets", help="list the datasets")
     sub.add_parser("activations", help="list the activation functions")
     sub.add_parser("caps", help="show the server caps in force")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 def config_from_args(ns: argparse.Namespace) -> RunConfig:
@@ -94,7 +117,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
     final = m.final[0]
     status, message = m.status[0], m.messages[0]
     if ns.save:
-        store = default_store()
+        store = default_store()             # an unreadable store: main() prints one line
         store.finish(RunRecord(config.key, config, status, message, history, final, m.device, m.seconds,
                                state_dict=m.state_dicts[0]))
     if ns.json:
@@ -135,13 +158,70 @@ def cmd_list(command: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def run_summary(record) -> dict:
+    """One stored run as a JSON-safe dict: key, status, message, config, final (or None), created, updated."""
+    return {"key": record.key, "status": record.status, "message": record.message, "config": record.config.to_dict(),
+            "final": record.final, "created": _iso(record.created_at), "updated": _iso(record.updated_at)}
+
+
+def cmd_runs(ns: argparse.Namespace) -> int:
+    from .store import default_store
+
+    store = default_store()
     try:
-        ns = parser.parse_args(argv)
-        return cmd_train(ns) if ns.command == "train" else cmd_list(ns.command)
+        records = store.list_runs(limit=ns.limit, status=ns.status)
+    finally:
+        store.close()
+    if ns.json:
+        print(json.dumps([run_summary(r) for r in records]))
+        return 0
+    print(f"{'key':18}{'status':13}{'updated (UTC)':21}{'dataset':15}{'hidden':12}{'activation':12}{'epochs':>7}{'test acc':>10}")
+    for r in records:
+        c, acc = r.config, (r.final or {}).get("test_acc")
+        hidden = ",".join(map(str, c.hidden_layers)) or "-"
+        updated = _iso(r.updated_at)[:19].replace("T", " ")
+        print(f"{r.key:18}{r.status:13}{updated:21}{c.dataset:15}{hidden:12}{c.activation:12}{c.epochs:>7}"
+              f"{'' if acc is None else f'{acc:.3f}':>10}")
+    if not records:
+        print("(no stored runs" + (f" with status {ns.status!r})" if ns.status else ")"))
+    return 0
+
+
+def cmd_ui(ns: argparse.Namespace, extra: list[str]) -> int:
+    from .launch import streamlit_argv
+
+    argv = streamlit_argv(ns.port, ns.address, extra)
+    sys.stdout.flush()
+    os.execv(argv[0], argv)                # streamlit replaces this process: signals reach it directly
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m nonlin_core") -> int:
+    parser = build_parser(prog)
+    try:
+        ns, extra = parser.parse_known_args(argv)
+        if extra and ns.command != "ui":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if ns.command == "ui":
+            return cmd_ui(ns, extra)
+        return cmd_train(ns) if ns.command == "train" else cmd_runs(ns) if ns.command == "runs" else cmd_list(ns.command)
     except _Usage as exc:
         print(str(exc), file=sys.stderr)
-    except (ConfigError, DataError) as exc:
-        print(f"python -m nonlin_core: {exc}", file=sys.stderr)
+    except (ConfigError, DataError, FileNotFoundError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+    except sqlite3.Error as exc:
+        from .store import store_path
+        print(f"{prog}: the run store {store_path()} cannot be used ({exc})", file=sys.stderr)
+        return 1
+    except BrokenPipeError:                 # `nonlin runs | head`: the reader left; no traceback at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return EXIT_USAGE
+
+
+def nonlin_command() -> int:
+    """The `nonlin` console script."""
+    return main(prog="nonlin")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 import os
-import urllib.error
-import urllib.request
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from .errors import (
     ChecksumMismatch,
     DataError,
-    DownloadFailed,
+    DatasetMissing,
     DuplicateColumns,
     EmptyData,
     MissingValues,
@@ -37,6 +35,7 @@ from .limits import CAP_DEFAULTS, cap
 if TYPE_CHECKING:      # config imports this module for the dataset names: no import back at run time
     from .config import RunConfig
 
+log = logging.getLogger(__name__)
 Generator = Callable[..., tuple[np.ndarray, np.ndarray]]
 
 
@@ -92,9 +91,9 @@ DATASETS: dict[str, DatasetInfo] = {
 # ---- heart failure -------------------------------------------------------------------------
 HEART_FILE = "heart_failure_clinical_records_dataset.csv"
 HEART_SHA256 = "9c73cea7468ff5d517801ec050fe9993da5912fce4b56f296f8df3b38dd75912"
-HEART_URL = "https://archive.ics.uci.edu/static/public/519/heart+failure+clinical+records.zip"
 HEART_TARGET = "DEATH_EVENT"
 HEART_PAIR = ("ejection_fraction", "serum_creatinine")  # Chicco & Jurman 2020: these two alone predict
+HEART_PACKAGED = Path(__file__).with_name("data") / HEART_FILE   # shipped, unchanged; CC BY 4.0 (data/README.md)
 
 
 def data_dir() -> Path:
@@ -109,32 +108,32 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def heart_failure_path(download: bool = True) -> Path:
-    """The verified heart-failure CSV in the data dir; downloaded from UCI when missing."""
-    path = data_dir() / HEART_FILE
-    if path.exists():
-        digest = sha256_bytes(path.read_bytes())
-        if digest != HEART_SHA256:
-            raise ChecksumMismatch(f"{path} has sha256 {digest[:12]}…, expected {HEART_SHA256[:12]}…: "
-                                   "a different copy of the dataset; delete it to download the UCI file")
-        return path
-    if not download:
-        raise DownloadFailed(f"{path} is missing and downloading is off")
+def heart_failure_path() -> Path:
+    """The sha256-checked heart-failure CSV: the data dir's copy if there is one, else the packaged one.
+
+    Messages name no server path (users read them); the path goes to the log."""
+    local = data_dir() / HEART_FILE
+    if local.exists():
+        _check_heart(local, "the copy in the data folder (NONLIN_DATA_DIR)", "remove it to use the copy shipped with nonlin")
+        return local
+    if not HEART_PACKAGED.exists():
+        log.error("heart_failure: %s is missing (a broken install)", HEART_PACKAGED)
+        raise DatasetMissing(f"heart_failure: the data file is not installed; reinstall nonlin or put {HEART_FILE} "
+                             "into the data folder (NONLIN_DATA_DIR)")
+    _check_heart(HEART_PACKAGED, "the copy shipped with nonlin", "reinstall nonlin")
+    return HEART_PACKAGED
+
+
+def _check_heart(path: Path, which: str, remedy: str) -> None:
     try:
-        with urllib.request.urlopen(HEART_URL, timeout=20) as resp:
-            archive = resp.read()
-        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-            data = zf.read(HEART_FILE)
-    except (urllib.error.URLError, OSError, zipfile.BadZipFile, KeyError) as exc:
-        raise DownloadFailed(f"heart_failure: {path} is missing and the download from UCI failed ({exc}); "
-                             f"put {HEART_FILE} into {path.parent} or set NONLIN_DATA_DIR") from None
-    if sha256_bytes(data) != HEART_SHA256:
-        raise ChecksumMismatch("heart_failure: the downloaded file's sha256 does not match the UCI release")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+        digest = sha256_bytes(path.read_bytes())
+    except OSError as exc:
+        log.error("heart_failure: cannot read %s (%s)", path, exc)
+        raise UnreadableFile(f"heart_failure: {which} cannot be read ({exc.strerror or 'I/O error'})") from None
+    if digest != HEART_SHA256:
+        log.error("heart_failure: %s has sha256 %s, expected %s", path, digest, HEART_SHA256)
+        raise ChecksumMismatch(f"heart_failure: {which} has sha256 {digest[:12]}…, expected {HEART_SHA256[:12]}…: "
+                               f"not the UCI file; {remedy}")
 
 
 # ---- CSV -------------------------------------------------------------------------------------

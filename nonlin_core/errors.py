@@ -50,8 +50,8 @@ class TooLarge(DataError):
     """Over a row, column, class or size cap."""
 
 
-class DownloadFailed(DataError):
-    """A dataset file is missing and could not be downloaded."""
+class DatasetMissing(DataError):
+    """A dataset's file is not installed and not in the data folder."""
 
 
 class ChecksumMismatch(DataError):

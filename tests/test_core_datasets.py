@@ -1,20 +1,17 @@
 """Generators keep their promised geometry; the split is stratified and scaled on train only;
-the heart-failure file is verified, and a missing one fails with a clear message."""
+the heart-failure file is verified, shipped for offline use, and a broken one fails with a clear message."""
 from __future__ import annotations
 
 import csv
 import hashlib
 import inspect
-import io
-import urllib.error
 import urllib.request
-import zipfile
 
 import numpy as np
 import pytest
 
 from nonlin_core import RunConfig, datasets
-from nonlin_core.errors import ChecksumMismatch, DataError, DownloadFailed
+from nonlin_core.errors import ChecksumMismatch, DataError, DatasetMissing
 
 GENERATED = [name for name, info in datasets.DATASETS.items() if info.make is not None]
 TAU = 2 * np.pi
@@ -275,7 +272,7 @@ def fail_if_called(*args, **kwargs):
     raise AssertionError("no download expected")
 
 
-def test_heart_failure_wrong_checksum(heart_dir, tmp_path, monkeypatch):
+def test_heart_failure_wrong_checksum(heart_dir, tmp_path, monkeypatch, caplog):
     original = (heart_dir / datasets.HEART_FILE).read_bytes()
     tampered = original.replace(b"75,0,582", b"76,0,582", 1)
     assert tampered != original
@@ -285,61 +282,36 @@ def test_heart_failure_wrong_checksum(heart_dir, tmp_path, monkeypatch):
     with pytest.raises(ChecksumMismatch, match="sha256") as err:
         datasets.load(RunConfig(dataset="heart_failure"))
     assert hashlib.sha256(tampered).hexdigest()[:12] in str(err.value)
+    assert "data folder" in str(err.value) and str(tmp_path) not in str(err.value)   # no server path for users
+    assert str(tmp_path / datasets.HEART_FILE) in caplog.text                        # the log names the file
     assert (tmp_path / datasets.HEART_FILE).read_bytes() == tampered            # left for the user to decide
 
 
-def test_heart_failure_missing_and_download_fails(tmp_path, monkeypatch):
-    calls = []
-
-    def offline(url, *args, **kwargs):
-        calls.append(url)
-        raise urllib.error.URLError("network is unreachable")
-
+def test_heart_failure_offline_from_the_packaged_copy(tmp_path, monkeypatch):
     monkeypatch.setenv("NONLIN_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(DownloadFailed) as err:
-        datasets.load(RunConfig(dataset="heart_failure"))
-    message = str(err.value)
-    assert calls == [datasets.HEART_URL]
-    for part in (datasets.HEART_FILE, "network is unreachable", "NONLIN_DATA_DIR", str(tmp_path)):
-        assert part in message
-    assert list(tmp_path.iterdir()) == []
-
-
-def zipped(name: str, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def serve(payload: bytes, calls: list):
-    def fake_urlopen(url, *args, **kwargs):
-        calls.append(url)
-        return io.BytesIO(payload)
-    return fake_urlopen
-
-
-def test_heart_failure_download_is_verified_and_kept(heart_dir, tmp_path, monkeypatch):
-    original = (heart_dir / datasets.HEART_FILE).read_bytes()
-    calls: list = []
-    monkeypatch.setenv("NONLIN_DATA_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(urllib.request, "urlopen", serve(zipped(datasets.HEART_FILE, original), calls))
+    monkeypatch.setattr(urllib.request, "urlopen", fail_if_called)
+    assert datasets.heart_failure_path() == datasets.HEART_PACKAGED
     d = datasets.load(RunConfig(dataset="heart_failure"))
-    assert len(d.y_train) + len(d.y_test) == 299
-    assert (tmp_path / "cache" / datasets.HEART_FILE).read_bytes() == original
-    datasets.load(RunConfig(dataset="heart_failure"))
-    assert calls == [datasets.HEART_URL]                                         # second load: from disk
+    assert len(d.y_train) + len(d.y_test) == 299 and d.n_features == 12
+    assert list(tmp_path.iterdir()) == []                                       # nothing copied or downloaded
 
 
-@pytest.mark.parametrize(("payload", "error"), [
-    (zipped(datasets.HEART_FILE, b"age,DEATH_EVENT\n1,0\n2,1\n"), ChecksumMismatch),
-    (zipped("other.csv", b"x"), DownloadFailed),
-    (b"<html>not a zip</html>", DownloadFailed),
-])
-def test_heart_failure_bad_download_writes_nothing(tmp_path, monkeypatch, payload, error):
-    monkeypatch.setenv("NONLIN_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(urllib.request, "urlopen", serve(payload, []))
-    with pytest.raises(error, match="heart_failure"):
+def test_packaged_copy_is_the_uci_file_with_its_notice():
+    assert hashlib.sha256(datasets.HEART_PACKAGED.read_bytes()).hexdigest() == datasets.HEART_SHA256
+    notice = (datasets.HEART_PACKAGED.parent / "README.md").read_text()
+    for part in (datasets.HEART_SHA256, "CC BY 4.0", "creativecommons.org/licenses/by/4.0", "No changes",
+                 "Chicco", "10.24432/C5Z89R"):
+        assert part in notice
+
+
+def test_heart_failure_broken_install_says_what_to_do(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("NONLIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(datasets, "HEART_PACKAGED", tmp_path / "pkg" / datasets.HEART_FILE)
+    with pytest.raises(DatasetMissing, match="reinstall nonlin") as err:
         datasets.load(RunConfig(dataset="heart_failure"))
-    assert list(tmp_path.iterdir()) == []
+    assert str(tmp_path) not in str(err.value) and str(tmp_path / "pkg") in caplog.text
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / datasets.HEART_FILE).write_bytes(b"age,DEATH_EVENT\n1,0\n2,1\n")
+    with pytest.raises(ChecksumMismatch, match="shipped with nonlin.*reinstall") as err:
+        datasets.load(RunConfig(dataset="heart_failure"))
+    assert str(tmp_path) not in str(err.value)

@@ -13,7 +13,7 @@ import pytest
 from nonlin_core.config import RunConfig
 from nonlin_core.store import SQLiteStore
 from nonlin_ui.run_list import describe
-from tests.server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer
+from tests.support.server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer
 
 pytestmark = pytest.mark.browser
 

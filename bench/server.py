@@ -1,5 +1,5 @@
-"""A real `streamlit run app.py` on a free loopback port, in its own process group, for the crash test and
-bench/load_test.py (tests/browser/test_e2e.py starts its server the same way, inline)."""
+"""A real server (`python -m nonlin_core ui`, the `nonlin ui` command) on a free loopback port, in its own process
+group, for the load tests and the crash test (tests import it through tests/support; bench never imports tests)."""
 from __future__ import annotations
 
 import os
@@ -43,10 +43,8 @@ class StreamlitServer:
         with open(self.log, "a") as out:                      # the child keeps its own copy of the descriptor
             out.write(f"\n==== start {time.strftime('%H:%M:%S')} port {self.port}\n")
             out.flush()
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
-                 "127.0.0.1", "--server.port", str(self.port), "--server.fileWatcherType", "none",
-                 "--browser.gatherUsageStats", "false"],
+            self.proc = subprocess.Popen(      # `ui` execs streamlit: proc.pid is the server itself
+                [sys.executable, "-m", "nonlin_core", "ui", "--address", "127.0.0.1", "--port", str(self.port)],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while not self.healthy():

@@ -1,0 +1,1 @@
+"""Test support: fixtures, the real-server launcher and chromium settings (tests import it; bench never does)."""

@@ -1,0 +1,35 @@
+"""Shared fixtures: a private data folder for the session, the packaged heart-failure file, a store per test."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nonlin_core import datasets
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_data_dir(tmp_path_factory) -> Path:
+    """NONLIN_DATA_DIR for the whole session: a fresh empty folder, never the user's (or a shared) one."""
+    path = tmp_path_factory.mktemp("nonlin-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NONLIN_DATA_DIR", str(path))
+        mp.delenv("NONLIN_STORE", raising=False)
+        yield path
+
+
+@pytest.fixture
+def heart_dir(tmp_path_factory) -> Path:
+    """A folder holding the UCI heart-failure CSV: a copy of the one shipped in nonlin_core/data."""
+    folder = tmp_path_factory.mktemp("heart")
+    shutil.copy(datasets.HEART_PACKAGED, folder / datasets.HEART_FILE)
+    return folder
+
+
+@pytest.fixture
+def store_path(tmp_path, monkeypatch) -> Path:
+    """A fresh SQLite run store for this test (NONLIN_STORE)."""
+    path = tmp_path / "runs.sqlite3"
+    monkeypatch.setenv("NONLIN_STORE", str(path))
+    return path
