@@ -1,8 +1,10 @@
-"""nonlin: page config, the engine warmed once, navigation over pages/."""
+"""nonlin: process set-up, page config, the engine warmed once, navigation over pages/."""
 import streamlit as st
 
+from nonlin_core.tuning import configure_process
 from nonlin_ui import resources
 
+configure_process()   # threads, allocator, gc frozen: once per server process (a no-op on later reruns)
 st.set_page_config(page_title="nonlin — non-linearity playground", page_icon="〰️", layout="wide")
 resources.boot()
 st.navigation([

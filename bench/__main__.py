@@ -13,6 +13,7 @@ from nonlin_core import datasets
 from nonlin_core.config import RunConfig
 from nonlin_core.reference import textbook_train
 from nonlin_core.training import Trainer
+from nonlin_core.tuning import configure_process
 
 CIRCLES = RunConfig()  # the tutorial: 1000 samples, noise 0.03, 2→10→10→1, SGD 0.1, 1000 full-batch epochs, BCE
 MOONS = RunConfig(dataset="moons", n_samples=10_000, noise=0.2, hidden_layers=(10,), loss="ce", optimizer="adamw",
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--ks", default="1,8,32,128")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    configure_process(freeze_gc=False)   # threads from NONLIN_TORCH_THREADS (default 1), allocator
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; ratios are measured in this process")
     if args.only in (None, "core"):
         bench_core(args.repeats, args.device)

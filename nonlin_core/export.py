@@ -10,7 +10,7 @@ from torch import nn
 
 from . import datasets
 from .config import RunConfig
-from .models import build_mlp, output_width
+from .models import load_mlp
 from .store import RunRecord
 
 FORMAT = "nonlin-model-1"
@@ -38,9 +38,7 @@ class ExportedModel(nn.Module):
         self.config = RunConfig.from_dict(payload["config"])
         self.feature_names, self.class_names = payload["feature_names"], payload["class_names"]
         dtype = torch.float64 if self.config.dtype == "float64" else torch.float32
-        self.mlp = build_mlp(len(self.feature_names), self.config.hidden_layers,
-                             output_width(self.config.loss, len(self.class_names)), self.config.activation, dtype=dtype)
-        self.mlp.load_state_dict(payload["state_dict"])
+        self.mlp = load_mlp(self.config, len(self.feature_names), len(self.class_names), payload["state_dict"])
         self.register_buffer("mean", payload["mean"].to(dtype))
         self.register_buffer("scale", payload["scale"].to(dtype))
 

@@ -10,7 +10,7 @@ import torch
 from . import datasets
 from .config import RunConfig
 from .grid import grid_points
-from .models import ACTIVATIONS, activation_curve, build_mlp, layer_outputs, output_width
+from .models import ACTIVATIONS, activation_curve, layer_outputs, load_mlp
 
 LINE_TOLERANCE = 0.004    # max distance of boundary points from their line, as a share of the plot's extent
 NEARLY_TOLERANCE = 0.03
@@ -24,15 +24,6 @@ def activation_table(x: np.ndarray, names: list[str] | None = None) -> dict[str,
         y, dy = activation_curve(name, t)
         out[name] = (y.numpy(), dy.numpy())
     return out
-
-
-def load_model(config: RunConfig, state_dict: dict, data: datasets.Dataset) -> torch.nn.Sequential:
-    """The trained MLP of a run, rebuilt from its state dict."""
-    dtype = torch.float64 if config.dtype == "float64" else torch.float32
-    model = build_mlp(data.n_features, config.hidden_layers, output_width(config.loss, data.n_classes),
-                      config.activation, seed=config.seed, dtype=dtype)
-    model.load_state_dict(state_dict)
-    return model.eval()
 
 
 @dataclass(frozen=True)
@@ -58,7 +49,7 @@ def layer_report(config: RunConfig, state_dict: dict, *, n_shown: int = 64,
     """Per hidden layer: outputs for the first n_shown test samples and dead units over the whole
     test set; also those samples' labels (n_shown,) and the class names."""
     data = data or datasets.load(config)
-    model = load_model(config, state_dict, data)
+    model = load_mlp(config, data.n_features, data.n_classes, state_dict)
     param = next(model.parameters())
     X = torch.as_tensor(data.X_test, dtype=param.dtype)
     with torch.no_grad():

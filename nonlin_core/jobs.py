@@ -20,7 +20,8 @@ from .errors import DataError
 from .grid import decision_grid
 from .handles import JobHandle, SweepHandle, batch_handle_key
 from .limits import max_job_seconds
-from .models import build_mlp, output_width
+from .models import load_mlp
+from .snapshot import padded_history
 from .store import FINISHED, RunRecord, RunStore, history_lists
 from .training import METRICS, Snapshot, Trainer, check_batch
 
@@ -276,20 +277,12 @@ class _SweepSlot:
 
 def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -> Snapshot:
     """A final Snapshot rebuilt from stored runs: history, finals, state dicts and a fresh grid."""
-    import torch
-
     c0 = records[0].config
     data = datasets.load(c0)
-    n = max(len(r.history.get("epoch", [])) for r in records)   # a diverged member's history is shorter
-    hist = {m: np.array([r.history[m] + [np.nan] * (n - len(r.history[m])) for r in records],
-                        dtype=np.float64).reshape(len(records), n) for m in METRICS}
-    grids = []
-    for r in records:
-        model = build_mlp(data.n_features, r.config.hidden_layers, output_width(r.config.loss, data.n_classes),
-                          r.config.activation, seed=r.config.seed,
-                          dtype=torch.float64 if r.config.dtype == "float64" else torch.float32)
-        model.load_state_dict(r.state_dict)
-        grids.append(decision_grid(model, data, loss=r.config.loss, resolution=grid_resolution)[1])
-    return Snapshot(n, c0.epochs, hist, [r.status for r in records], [r.message for r in records],
+    hist = padded_history([r.history for r in records])   # a diverged member's history is shorter
+    grids = [decision_grid(load_mlp(r.config, data.n_features, data.n_classes, r.state_dict), data,
+                           loss=r.config.loss, resolution=grid_resolution)[1] for r in records]
+    epochs_done = hist["train_loss"].shape[1]
+    return Snapshot(epochs_done, c0.epochs, hist, [r.status for r in records], [r.message for r in records],
                     np.stack(grids), [r.final for r in records], [r.state_dict for r in records],
                     seconds=sum(r.seconds for r in records), device=records[0].device)

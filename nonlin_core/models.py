@@ -1,14 +1,18 @@
-"""ACTIVATIONS registry (function, closed-form derivative, nn.Module) and build_mlp."""
+"""ACTIVATIONS registry (function, closed-form derivative, nn.Module), build_mlp and load_mlp."""
 from __future__ import annotations
 
 import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from .config import RunConfig
 
 _SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
@@ -72,6 +76,19 @@ def build_mlp(in_features: int, hidden: tuple[int, ...] | list[int], out_feature
         if i < len(hidden):
             layers.append(ACTIVATIONS[activation].module())
     return nn.Sequential(*layers)
+
+
+def load_mlp(config: RunConfig, n_features: int, n_classes: int, weights: dict | Tensor) -> nn.Sequential:
+    """A run's MLP (its shape, activation, loss and dtype) holding trained weights, a state dict or the
+    flat (P,) parameter vector, in eval mode on the CPU."""
+    dtype = torch.float64 if config.dtype == "float64" else torch.float32
+    model = build_mlp(n_features, config.hidden_layers, output_width(config.loss, n_classes), config.activation,
+                      seed=config.seed, dtype=dtype)
+    if isinstance(weights, Tensor):
+        nn.utils.vector_to_parameters(weights.detach().to("cpu", dtype), model.parameters())
+    else:
+        model.load_state_dict(weights)
+    return model.eval()
 
 
 def output_width(loss: str, n_classes: int) -> int:

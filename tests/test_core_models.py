@@ -1,5 +1,5 @@
 """Activations: each closed-form backward equals autograd (and the textbook derivative);
-build_mlp: seeded, nn.Linear-style init, Linear/activation alternation."""
+build_mlp: seeded, nn.Linear-style init, Linear/activation alternation; load_mlp: a run's model with its weights."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from nonlin_core.models import ACTIVATIONS, activation_curve, build_mlp, derive_seed, layer_outputs, output_width
+from nonlin_core.config import RunConfig
+from nonlin_core.models import ACTIVATIONS, activation_curve, build_mlp, derive_seed, layer_outputs, load_mlp, output_width
 
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 
@@ -178,3 +179,26 @@ def test_derive_seed_separates_purposes_and_seeds():
     assert len(seeds) == 40
     assert all(0 <= s < 2**63 for s in seeds)
     assert derive_seed(5, "init") == derive_seed(5, "init")
+
+
+# --- load_mlp ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("loss", "n_classes", "dtype"), [("bce", 2, "float32"), ("ce", 3, "float64")])
+def test_load_mlp_rebuilds_a_run_from_its_state_dict_or_flat_vector(loss, n_classes, dtype):
+    config = RunConfig(dataset="blobs", n_classes=n_classes, loss=loss, hidden_layers=(5, 4), activation="tanh",
+                       dtype=dtype, seed=3)
+    torch_dtype = torch.float64 if dtype == "float64" else torch.float32
+    trained = build_mlp(2, (5, 4), output_width(loss, n_classes), "tanh", seed=99, dtype=torch_dtype)  # other weights
+    from_state = load_mlp(config, 2, n_classes, trained.state_dict())
+    from_vector = load_mlp(config, 2, n_classes, nn.utils.parameters_to_vector(trained.parameters()))
+    X = torch.randn(7, 2, dtype=torch_dtype)
+    for model in (from_state, from_vector):
+        assert not model.training and next(model.parameters()).dtype == torch_dtype
+        assert type(model[1]) is nn.Tanh and model(X).shape == (7, output_width(loss, n_classes))
+        with torch.no_grad():
+            assert torch.equal(model(X), trained(X))
+
+
+def test_load_mlp_refuses_weights_of_another_shape():
+    config = RunConfig(hidden_layers=(5,))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_mlp(config, 2, 2, build_mlp(2, (6,), 1, "relu").state_dict())

@@ -14,9 +14,10 @@ from sklearn.metrics import roc_auc_score
 from nonlin_core import RunConfig, datasets
 from nonlin_core.config import ConfigError
 from nonlin_core.grid import decision_grid, grid_points
-from nonlin_core.models import ACTIVATIONS, build_mlp, output_width
+from nonlin_core.models import ACTIVATIONS, load_mlp
 from nonlin_core.reference import textbook_train
 from nonlin_core.training import METRICS, Snapshot, Trainer, check_batch, pick_device, train
+from nonlin_core.tuning import configure_process, torch_threads
 
 TOY = ["circles", "moons", "xor", "spiral", "blobs"]
 MULTICLASS = {"n_classes": 3, "loss": "ce"}
@@ -24,11 +25,8 @@ MULTICLASS = {"n_classes": 3, "loss": "ce"}
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    """The textbook loop runs in this process too: one intra-op thread, as the engine uses."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    """The textbook loop runs in this process too: the engine's process settings (one intra-op thread)."""
+    configure_process(freeze_gc=False)
 
 
 def run_all(configs, **kwargs) -> Snapshot:
@@ -39,11 +37,7 @@ def run_all(configs, **kwargs) -> Snapshot:
 
 
 def model_of(snap: Snapshot, config: RunConfig, data: datasets.Dataset, k: int = 0) -> torch.nn.Sequential:
-    dtype = torch.float64 if config.dtype == "float64" else torch.float32
-    model = build_mlp(data.n_features, config.hidden_layers, output_width(config.loss, data.n_classes),
-                      config.activation, seed=config.seed, dtype=dtype)
-    model.load_state_dict(snap.state_dicts[k])
-    return model
+    return load_mlp(config, data.n_features, data.n_classes, snap.state_dicts[k])
 
 
 def assert_history_close(a: dict, b: dict, atol: float = 1e-6):
@@ -405,6 +399,22 @@ def test_cancel_set_before_start_trains_nothing():
     cancel.set()
     snap = run_all(RunConfig(dataset="moons", n_samples=100, epochs=50, device="cpu"), cancel=cancel)
     assert snap.status == ["cancelled"] and snap.epoch == 0
+
+
+def test_process_settings_apply_to_threads_started_later():
+    configure_process(freeze_gc=False)
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    worker.start()
+    worker.join(10)
+    assert seen == [torch_threads()] == [1]
+
+
+@pytest.mark.parametrize("raw", ["0", "two", "-1", "1.5"])
+def test_bad_thread_count_is_a_clear_config_error(monkeypatch, raw):
+    monkeypatch.setenv("NONLIN_TORCH_THREADS", raw)
+    with pytest.raises(ConfigError, match=f"NONLIN_TORCH_THREADS={raw!r} must be a whole number"):
+        torch_threads()
 
 
 def test_pick_device(monkeypatch):

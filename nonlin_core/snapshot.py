@@ -1,0 +1,43 @@
+"""Snapshot: the state of a (batched) run that training yields, and the metrics its history holds."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")
+
+
+@dataclass
+class Snapshot:
+    """State of a (batched) run after `epoch` epochs; arrays have K (members) first."""
+    epoch: int
+    epochs: int
+    history: dict[str, np.ndarray]            # METRICS -> (K, epoch)
+    status: list[str]                         # per member: running, done, diverged, cancelled
+    messages: list[str]
+    grid: np.ndarray | None = None            # (K, classes, G, G) class probabilities
+    final: list[dict | None] | None = None    # per member, once the run has ended
+    state_dicts: list[dict] | None = None     # per member, once the run has ended
+    seconds: float = 0.0
+    device: str = "cpu"
+
+    @property
+    def done(self) -> bool:
+        return self.final is not None
+
+    def member(self, k: int) -> Snapshot:
+        """Member k alone, as a K = 1 snapshot."""
+        def pick(x):
+            return None if x is None else x[k:k + 1]
+        return dataclasses.replace(self, history={m: v[k:k + 1] for m, v in self.history.items()},
+                                   status=[self.status[k]], messages=[self.messages[k]], grid=pick(self.grid),
+                                   final=pick(self.final), state_dicts=pick(self.state_dicts))
+
+
+def padded_history(histories: list[dict[str, list[float]]]) -> dict[str, np.ndarray]:
+    """Per-member histories of unequal length (a diverged one stops early) -> METRICS -> (K, longest), NaN-padded."""
+    n = max((len(h.get(METRICS[0], [])) for h in histories), default=0)
+    return {m: np.array([list(h.get(m, [])) + [np.nan] * (n - len(h.get(m, []))) for h in histories],
+                        dtype=np.float64).reshape(len(histories), n) for m in METRICS}
