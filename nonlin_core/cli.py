@@ -103,8 +103,10 @@ def _bar(snap, width: int = 30) -> str:
 def cmd_train(ns: argparse.Namespace) -> int:
     from .store import RunRecord, default_store, history_lists
     from .training import METRICS, Trainer
+    from .tuning import configure_process
 
     config = config_from_args(ns)
+    configure_process()
     trainer = Trainer(config)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
@@ -153,8 +155,11 @@ def cmd_list(command: str) -> int:
         for name, act in ACTIVATIONS.items():
             print(f"{name:11} {act.formula}")
     else:
+        from .limits import max_job_seconds, max_work
         for name, value in caps().items():
             print(f"{name:8} {value}")
+        print(f"{'work':8} {max_work():g}   (units per job, NONLIN_MAX_WORK; 0 = no budget)")
+        print(f"{'seconds':8} {max_job_seconds():g}   (wall-clock limit per job, NONLIN_MAX_JOB_SECONDS; 0 = none)")
     return 0
 
 

@@ -94,7 +94,6 @@ def test_python_m_nonlin_core_runs_json(store_path):
     assert [r["key"] for r in json.loads(out.stdout)] == [done_run(seed=5).key]
 
 
-@pytest.mark.xfail(strict=True, reason="defect 1: reading a stored run re-validates today's caps (store's part)")
 def test_runs_survive_a_lowered_cap(store_path, monkeypatch, capsys):
     long_run = done_run(seed=6).config.replace(epochs=3000)
     stored(store_path, RunRecord(long_run.key, long_run, "done", "", {}, FINAL, "cpu", 1.0))
