@@ -93,6 +93,7 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
                         customdata=np.stack([names[best], np.round(sure, 2)], axis=-1),
                         hovertemplate="%{x:.3g}, %{y:.3g}<br>%{customdata[0]} (p=%{customdata[1]})<extra></extra>")
         data.append(heat)
+        data += _border_lines(xs, ys, probs)
     for split, X, y in (("train", X_train, y_train), ("test", X_test, y_test)):
         X, y = np.asarray(X), np.asarray(y)
         for c in range(n_classes):
@@ -114,6 +115,18 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
     layout["legend"].update(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1)
     layout.update(xaxis=xaxis, yaxis=yaxis, meta={"epoch": int(epoch)}, plot_bgcolor="white")
     return _fast_figure(data, layout)
+
+
+def _border_lines(xs, ys, probs: np.ndarray) -> list[dict]:
+    """The decision boundary as contour lines: binary, P(class 1) = 0.5; multiclass, each class's border
+    (its probability minus the best other class's = 0). Drawn even when the heatmap is nearly flat."""
+    if probs.shape[0] == 2:
+        fields, level = [probs[1]], 0.5
+    else:
+        fields, level = [probs[c] - np.delete(probs, c, axis=0).max(0) for c in range(probs.shape[0])], 0.0
+    return [{"type": "contour", "x": xs, "y": ys, "z": z.astype(np.float32), "showscale": False, "hoverinfo": "skip",
+             "showlegend": False, "name": "boundary line", "line": {"color": "#111827", "width": 2},
+             "contours": {"start": level, "end": level, "size": 1.0, "coloring": "none"}} for z in fields]
 
 
 def _thin(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,10 +155,24 @@ def log_ticks(values: list[np.ndarray], *, max_ticks: int = 8) -> list[float]:
     return [float(10.0 ** d) for d in decades[::step]]
 
 
+def seed_band(v: np.ndarray, *, log: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(K, T) over K seeds -> the centre line and a one-std band (None for one seed). log: the geometric mean
+    ×/÷ the geometric std, so a band on a log axis stays positive; else mean ± std."""
+    if v.shape[0] < 2 or not v.shape[1]:
+        return v[0] if v.shape[0] else np.zeros(0), None, None
+    with np.errstate(all="ignore"):
+        if log:
+            logs = np.log(np.where(v > 0, v, np.nan))
+            centre, spread = np.nanmean(logs, 0), np.nanstd(logs, 0)
+            return np.exp(centre), np.exp(centre - spread), np.exp(centre + spread)
+        mean, std = np.nanmean(v, 0), np.nanstd(v, 0)
+        return mean, mean - std, mean + std
+
+
 def curves(series: list[tuple[str, dict[str, np.ndarray]]], *, epochs: int, metrics: tuple[str, ...] = ("loss", "acc"),
            cols: int = 1, large: bool = False, uirevision: str = "curves", height: int = 250) -> go.Figure:
     """One panel per metric ('loss', 'acc'): train (dashed) and test (solid) per model. Each model's history
-    is {train_loss, test_loss, ...} -> (K, T) over K seeds: the mean, and a ±1 std band when K > 1."""
+    is {train_loss, test_loss, ...} -> (K, T) over K seeds: the centre and a one-std band when K > 1 (seed_band)."""
     rows = -(-len(metrics) // cols)
     single = len(series) == 1
     layout = _layout(large=large, height=height * rows, uirevision=uirevision)
@@ -179,14 +206,12 @@ def curves(series: list[tuple[str, dict[str, np.ndarray]]], *, epochs: int, metr
                 color = model_color(m) if not single else model_color(0 if split == "test" else 1)
                 name = split if single else f"{label} · {split}"
                 axes = {"xaxis": "x" + suffix, "yaxis": "y" + suffix}
-                with np.errstate(all="ignore"):
-                    mean = np.nanmean(v, 0) if v.shape[0] > 1 else v[0]
-                    if v.shape[0] > 1 and v.shape[1]:
-                        std = np.nanstd(v, 0)
-                        data.append({"type": "scatter", "x": np.concatenate([x, x[::-1]]),
-                                     "y": np.concatenate([mean + std, (mean - std)[::-1]]), "fill": "toself",
-                                     "fillcolor": tint(color, 0.75), "line": {"width": 0}, "hoverinfo": "skip",
-                                     "showlegend": False, "legendgroup": name, **axes})
+                mean, low, high = seed_band(v, log=metric == "loss")
+                if low is not None:
+                    data.append({"type": "scatter", "x": np.concatenate([x, x[::-1]]),
+                                 "y": np.concatenate([high, low[::-1]]), "fill": "toself",
+                                 "fillcolor": tint(color, 0.75), "line": {"width": 0}, "hoverinfo": "skip",
+                                 "showlegend": False, "legendgroup": name, **axes})
                 data.append({"type": "scatter", "x": x, "y": mean, "mode": "lines", "name": name, "legendgroup": name,
                              "showlegend": p == 0, "line": {"color": color, "dash": dash, "width": 2}, **axes})
     return _fast_figure(data, layout)
