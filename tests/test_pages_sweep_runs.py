@@ -82,4 +82,4 @@ def test_runs_page_reruns_an_interrupted_run_and_exports_a_finished_one(app, sto
     assert handle.wait(60) and handle.status == "done"
     at.run()
     frame = at.dataframe[0].value
-    assert list(frame["status"]) == ["✅ done"] and frame["test acc"][0] == handle.snapshot.final[0]["test_acc"]
+    assert list(frame["status"]) == ["done"] and frame["test acc"][0] == handle.snapshot.final[0]["test_acc"]

@@ -65,7 +65,8 @@ def test_curves_mean_and_band_over_seeds_and_thinning():
     bands = [t for t in fig.data if t.fill == "toself"]
     assert len(lines) == 8 and len(bands) == 8                    # 2 metrics x 2 models x train/test
     assert len(lines[0].x) <= plots.MAX_CURVE_POINTS + 1 and lines[0].x[-1] == T
-    assert np.isclose(lines[0].y[0], np.sqrt(1.2)) and fig.layout.yaxis.type == "log"   # geometric mean on log and fig.layout.meta == {"epoch": T}
+    assert np.isclose(lines[0].y[0], np.sqrt(1.2))                      # loss: the geometric mean over seeds
+    assert fig.layout.yaxis.type == "log" and fig.layout.meta == {"epoch": T}
     assert [t.name for t in lines if t.showlegend] == ["relu · train", "relu · test", "tanh · train", "tanh · test"]
     assert {t.xaxis for t in lines} == {"x", "x2"} and fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]
     assert [a.text for a in fig.layout.annotations] == ["<b>Loss</b>", "<b>Accuracy</b>"]

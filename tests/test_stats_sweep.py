@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from nonlin_core.compare import CompareSpec
 from nonlin_core.config import ConfigError, RunConfig
 from nonlin_core.stats import describe, paired_difference, summary
 from nonlin_core.sweep import SweepSpec, accuracy_table, cell_config, plan
@@ -49,6 +50,29 @@ def test_plan_groups_by_shape_and_each_group_is_one_valid_batch():
     for a, d, w in spec.cells():
         for s in range(2):
             assert cell_config(spec, a, d, w, s).key in every
+
+
+@pytest.mark.parametrize("field, values", [("activation", ("none", "relu", "tanh")), ("lr", (0.01, 0.1))])
+def test_compare_spec_members_of_a_model_are_its_seeds_and_train_as_one_batch(field, values):
+    spec = CompareSpec(RunConfig(epochs=5, seed=7), field, values, seeds=3)
+    configs = spec.configs()
+    check_batch(configs)
+    assert len(configs) == len(values) * 3 and len({c.key for c in configs}) == len(configs)
+    for model, value in enumerate(values):
+        members = [configs[k] for k in spec.members(model)]
+        assert {getattr(c, field) for c in members} == {value} and [c.seed for c in members] == [7, 8, 9]
+        assert {spec.model_of(k) for k in spec.members(model)} == {model}
+    assert spec.labels == (list(values) if field == "activation" else ["lr 0.01", "lr 0.1"])
+    with pytest.raises(IndexError):
+        spec.members(len(values))
+
+
+@pytest.mark.parametrize("field, values, seeds, match", [("epochs", (1, 2), 1, "vary one of"),
+                                                          ("lr", (), 1, "distinct"), ("lr", (0.1, 0.1), 1, "distinct"),
+                                                          ("lr", (0.1, 1.0), 0, "at least one seed")])
+def test_compare_spec_refuses_what_cannot_be_compared(field, values, seeds, match):
+    with pytest.raises(ConfigError, match=match):
+        CompareSpec(RunConfig(), field, values, seeds)
 
 
 def test_plan_refuses_empty_and_oversized_sweeps():
