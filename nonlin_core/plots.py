@@ -74,7 +74,8 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
                       title: str = "", equal_aspect: bool = True, epoch: int = 0, large: bool = False,
                       uirevision: str = "boundary", height: int = 460, show_legend: bool = True) -> go.Figure:
     """Heatmap of class probabilities (classes, G, G) over grid axes xs, ys (None: points only), train
-    points solid, test points outlined; X_* are (n, 2) in the axes' units."""
+    points solid, test points outlined; X_* are (n, 2) in the axes' units. show_legend=False drops the legend
+    and the colour bar (small multiples)."""
     n_classes = len(class_names)
     data: list[dict] = []
     if probs is not None:
@@ -82,7 +83,7 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
         heat = {"type": "heatmap", "x": xs, "y": ys, "zmin": 0.0, "colorscale": boundary_colorscale(n_classes),
                 "name": "boundary", "zsmooth": "best" if n_classes == 2 else False}   # class codes must not blend
         if n_classes == 2:
-            heat.update(z=probs[1], zmax=1.0, showscale=True,
+            heat.update(z=probs[1], zmax=1.0, showscale=show_legend,   # small multiples: no key, more plot
                         colorbar={"title": {"text": f"P({class_names[1]})"}, "thickness": 12, "len": 0.8},
                         hovertemplate="%{x:.3g}, %{y:.3g}<br>P(" + str(class_names[1]) + ") = %{z:.2f}<extra></extra>")
         else:
@@ -112,7 +113,11 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
         xaxis["constrain"] = "domain"
         yaxis.update(scaleanchor="x", scaleratio=1, constrain="domain")
     layout = _layout(large=large, height=height, uirevision=uirevision, title=title)
-    layout["legend"].update(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1)
+    # the legend gets a line of its own under the title: beside it, its wrapped rows ran into the title
+    layout["legend"].update(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
+    if title and show_legend:
+        layout["margin"]["t"] = 96 if large else 78
+        layout["title"].update(yref="container", y=1.0, yanchor="top", pad={"t": 10})
     layout.update(xaxis=xaxis, yaxis=yaxis, meta={"epoch": int(epoch)}, plot_bgcolor="white")
     return _fast_figure(data, layout)
 

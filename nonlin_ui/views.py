@@ -61,11 +61,11 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
     final = snap.final[0] if snap is not None and snap.final else None
     if final:
         st.subheader("Result")
-        c = st.columns(4)
-        c[0].metric("Test accuracy", f"{final['test_acc']:.1%}")
-        c[1].metric("Train accuracy", f"{final['train_acc']:.1%}")
-        c[2].metric("F1 (test, macro)", f"{final['f1']:.3f}")
-        c[3].metric("Test loss", f"{final['test_loss']:.4g}")
+        row = st.container(horizontal=True, gap="medium")     # metrics wrap to a new line rather than clip
+        row.metric("Test accuracy", f"{final['test_acc']:.1%}", width="content")
+        row.metric("Train accuracy", f"{final['train_acc']:.1%}", width="content")
+        row.metric("F1 (test, macro)", f"{final['f1']:.3f}", width="content")
+        row.metric("Test loss", f"{final['test_loss']:.3g}", width="content")
         left, _ = st.columns([2, 3])
         with left:
             st.plotly_chart(plots.confusion_matrix(final["confusion"], frame.class_names, large=large),

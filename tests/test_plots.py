@@ -141,3 +141,16 @@ def test_log_ticks_fit_the_data():
     wide = plots.log_ticks([np.array([1e-6, np.nan, 3.0]), np.array([0.0, -1.0])])
     assert len(wide) <= 8 and wide[0] <= 1e-6 and wide[-1] >= 3.0 and all(np.log10(t).is_integer() for t in wide)
     assert plots.log_ticks([np.zeros((1, 0))]) == [0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
+
+
+def test_boundary_title_and_legend_get_lines_of_their_own_and_small_multiples_drop_the_key():
+    X, y = _points()
+    probs = np.stack([np.full((4, 4), 0.4), np.full((4, 4), 0.6)])
+    kw = dict(X_train=X, y_train=y, X_test=X, y_test=y, class_names=("a", "b"))
+    fig = valid(plots.decision_boundary(np.arange(4.0), np.arange(4.0), probs, title="Decision boundary", **kw))
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"     # the top line
+    assert fig.layout.legend.y > 1 and fig.layout.legend.xanchor == "left"                 # under it, above the plot
+    assert fig.layout.margin.t >= 70 and fig.data[0].showscale
+    small = valid(plots.decision_boundary(np.arange(4.0), np.arange(4.0), probs, title="relu", show_legend=False, **kw))
+    assert small.data[0].showscale is False and small.layout.margin.t == 40
+    assert not any(t.showlegend for t in small.data if t.type == "scatter")
