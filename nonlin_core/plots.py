@@ -181,8 +181,8 @@ def curves(series: list[tuple[str, dict[str, np.ndarray]]], *, epochs: int, metr
     rows = -(-len(metrics) // cols)
     single = len(series) == 1
     layout = _layout(large=large, height=height * rows, uirevision=uirevision)
-    layout["margin"]["t"] = 50
-    layout["legend"].update(orientation="h", yanchor="bottom", y=1.0 + 0.12 / rows, x=0)
+    layout["margin"]["t"] = 84 if large else 70       # the legend (up to two rows), then the panel titles
+    layout["legend"].update(orientation="h", yref="container", yanchor="top", y=1.0, x=0)
     layout.update(meta={"epoch": _last_epoch(series)}, annotations=[])
     data: list[dict] = []
     hgap, vgap = 0.1, 0.22 / rows
