@@ -74,7 +74,8 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
                       title: str = "", equal_aspect: bool = True, epoch: int = 0, large: bool = False,
                       uirevision: str = "boundary", height: int = 460, show_legend: bool = True) -> go.Figure:
     """Heatmap of class probabilities (classes, G, G) over grid axes xs, ys (None: points only), train
-    points solid, test points outlined; X_* are (n, 2) in the axes' units."""
+    points solid, test points outlined; X_* are (n, 2) in the axes' units. show_legend=False drops the legend
+    and the colour bar (small multiples)."""
     n_classes = len(class_names)
     data: list[dict] = []
     if probs is not None:
@@ -82,7 +83,7 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
         heat = {"type": "heatmap", "x": xs, "y": ys, "zmin": 0.0, "colorscale": boundary_colorscale(n_classes),
                 "name": "boundary", "zsmooth": "best" if n_classes == 2 else False}   # class codes must not blend
         if n_classes == 2:
-            heat.update(z=probs[1], zmax=1.0, showscale=True,
+            heat.update(z=probs[1], zmax=1.0, showscale=show_legend,   # small multiples: no key, more plot
                         colorbar={"title": {"text": f"P({class_names[1]})"}, "thickness": 12, "len": 0.8},
                         hovertemplate="%{x:.3g}, %{y:.3g}<br>P(" + str(class_names[1]) + ") = %{z:.2f}<extra></extra>")
         else:
@@ -93,6 +94,7 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
                         customdata=np.stack([names[best], np.round(sure, 2)], axis=-1),
                         hovertemplate="%{x:.3g}, %{y:.3g}<br>%{customdata[0]} (p=%{customdata[1]})<extra></extra>")
         data.append(heat)
+        data += _border_lines(xs, ys, probs)
     for split, X, y in (("train", X_train, y_train), ("test", X_test, y_test)):
         X, y = np.asarray(X), np.asarray(y)
         for c in range(n_classes):
@@ -111,9 +113,25 @@ def decision_boundary(xs: np.ndarray | None, ys: np.ndarray | None, probs: np.nd
         xaxis["constrain"] = "domain"
         yaxis.update(scaleanchor="x", scaleratio=1, constrain="domain")
     layout = _layout(large=large, height=height, uirevision=uirevision, title=title)
-    layout["legend"].update(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1)
+    # the legend gets a line of its own under the title: beside it, its wrapped rows ran into the title
+    layout["legend"].update(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0)
+    if title and show_legend:
+        layout["margin"]["t"] = 96 if large else 78
+        layout["title"].update(yref="container", y=1.0, yanchor="top", pad={"t": 10})
     layout.update(xaxis=xaxis, yaxis=yaxis, meta={"epoch": int(epoch)}, plot_bgcolor="white")
     return _fast_figure(data, layout)
+
+
+def _border_lines(xs, ys, probs: np.ndarray) -> list[dict]:
+    """The decision boundary as contour lines: binary, P(class 1) = 0.5; multiclass, each class's border
+    (its probability minus the best other class's = 0). Drawn even when the heatmap is nearly flat."""
+    if probs.shape[0] == 2:
+        fields, level = [probs[1]], 0.5
+    else:
+        fields, level = [probs[c] - np.delete(probs, c, axis=0).max(0) for c in range(probs.shape[0])], 0.0
+    return [{"type": "contour", "x": xs, "y": ys, "z": z.astype(np.float32), "showscale": False, "hoverinfo": "skip",
+             "showlegend": False, "name": "boundary line", "line": {"color": "#111827", "width": 2},
+             "contours": {"start": level, "end": level, "size": 1.0, "coloring": "none"}} for z in fields]
 
 
 def _thin(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,15 +160,29 @@ def log_ticks(values: list[np.ndarray], *, max_ticks: int = 8) -> list[float]:
     return [float(10.0 ** d) for d in decades[::step]]
 
 
+def seed_band(v: np.ndarray, *, log: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(K, T) over K seeds -> the centre line and a one-std band (None for one seed). log: the geometric mean
+    ×/÷ the geometric std, so a band on a log axis stays positive; else mean ± std."""
+    if v.shape[0] < 2 or not v.shape[1]:
+        return v[0] if v.shape[0] else np.zeros(0), None, None
+    with np.errstate(all="ignore"):
+        if log:
+            logs = np.log(np.where(v > 0, v, np.nan))
+            centre, spread = np.nanmean(logs, 0), np.nanstd(logs, 0)
+            return np.exp(centre), np.exp(centre - spread), np.exp(centre + spread)
+        mean, std = np.nanmean(v, 0), np.nanstd(v, 0)
+        return mean, mean - std, mean + std
+
+
 def curves(series: list[tuple[str, dict[str, np.ndarray]]], *, epochs: int, metrics: tuple[str, ...] = ("loss", "acc"),
            cols: int = 1, large: bool = False, uirevision: str = "curves", height: int = 250) -> go.Figure:
     """One panel per metric ('loss', 'acc'): train (dashed) and test (solid) per model. Each model's history
-    is {train_loss, test_loss, ...} -> (K, T) over K seeds: the mean, and a ±1 std band when K > 1."""
+    is {train_loss, test_loss, ...} -> (K, T) over K seeds: the centre and a one-std band when K > 1 (seed_band)."""
     rows = -(-len(metrics) // cols)
     single = len(series) == 1
     layout = _layout(large=large, height=height * rows, uirevision=uirevision)
-    layout["margin"]["t"] = 50
-    layout["legend"].update(orientation="h", yanchor="bottom", y=1.0 + 0.12 / rows, x=0)
+    layout["margin"]["t"] = 84 if large else 70       # the legend (up to two rows), then the panel titles
+    layout["legend"].update(orientation="h", yref="container", yanchor="top", y=1.0, x=0)
     layout.update(meta={"epoch": _last_epoch(series)}, annotations=[])
     data: list[dict] = []
     hgap, vgap = 0.1, 0.22 / rows
@@ -179,14 +211,12 @@ def curves(series: list[tuple[str, dict[str, np.ndarray]]], *, epochs: int, metr
                 color = model_color(m) if not single else model_color(0 if split == "test" else 1)
                 name = split if single else f"{label} · {split}"
                 axes = {"xaxis": "x" + suffix, "yaxis": "y" + suffix}
-                with np.errstate(all="ignore"):
-                    mean = np.nanmean(v, 0) if v.shape[0] > 1 else v[0]
-                    if v.shape[0] > 1 and v.shape[1]:
-                        std = np.nanstd(v, 0)
-                        data.append({"type": "scatter", "x": np.concatenate([x, x[::-1]]),
-                                     "y": np.concatenate([mean + std, (mean - std)[::-1]]), "fill": "toself",
-                                     "fillcolor": tint(color, 0.75), "line": {"width": 0}, "hoverinfo": "skip",
-                                     "showlegend": False, "legendgroup": name, **axes})
+                mean, low, high = seed_band(v, log=metric == "loss")
+                if low is not None:
+                    data.append({"type": "scatter", "x": np.concatenate([x, x[::-1]]),
+                                 "y": np.concatenate([high, low[::-1]]), "fill": "toself",
+                                 "fillcolor": tint(color, 0.75), "line": {"width": 0}, "hoverinfo": "skip",
+                                 "showlegend": False, "legendgroup": name, **axes})
                 data.append({"type": "scatter", "x": x, "y": mean, "mode": "lines", "name": name, "legendgroup": name,
                              "showlegend": p == 0, "line": {"color": color, "dash": dash, "width": 2}, **axes})
     return _fast_figure(data, layout)

@@ -1,31 +1,10 @@
-"""Honest comparisons over seeds: curve bands, mean ± std of finals, paired differences with a 95% CI."""
+"""Honest comparisons over seeds: mean ± std of finals, paired differences with a 95% CI."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
-
-
-@dataclass(frozen=True)
-class Band:
-    """A metric's curve over seeds: each (epochs,)."""
-    mean: np.ndarray
-    std: np.ndarray
-    low: np.ndarray     # min over seeds
-    high: np.ndarray    # max over seeds
-
-
-def band(curves: np.ndarray) -> Band:
-    """curves (seeds, epochs), NaN where a seed diverged or has not got there yet."""
-    curves = np.asarray(curves, dtype=np.float64)
-    ok = np.isfinite(curves).any(axis=0)
-    cols = curves[:, ok]
-    n = cols.shape[1]
-    if n == 0:
-        empty = np.zeros(0)
-        return Band(empty, empty, empty, empty)
-    return Band(np.nanmean(cols, 0), np.nanstd(cols, 0), np.nanmin(cols, 0), np.nanmax(cols, 0))
 
 
 @dataclass(frozen=True)

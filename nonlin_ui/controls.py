@@ -2,22 +2,27 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 
 import streamlit as st
 
 from nonlin_core import datasets
+from nonlin_core.compare import CompareSpec
 from nonlin_core.config import FIELD_BY_NAME, ConfigError, RunConfig, caps
 from nonlin_core.datasets import DATASETS
-from nonlin_core.errors import DataError
+from nonlin_core.errors import ChecksumMismatch, DataError, DownloadFailed
 from nonlin_core.models import ACTIVATIONS
 from nonlin_core.store import store_path
 from nonlin_core.uploads import csv_columns, is_upload, save_upload
 
+log = logging.getLogger("nonlin")
 LR_STEPS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 BATCH_STEPS = (0, 8, 16, 32, 64, 128, 256, 512)
 MOMENTUM_STEPS = (0.0, 0.5, 0.9, 0.95, 0.99)
-HIGH_DIM = ("heart_failure", "csv")
+_PATH = re.compile(r"(?<![\w.])/(?:[^\s/:'\"]+/)+([^\s/:'\"]+)")   # an absolute path; group 1: its file name
+NO_HIDDEN_LAYER = "No hidden layer: the activation has nothing to act on."
 
 # per dataset: defaults that train visibly for a few seconds (mini-batches, a few hundred epochs)
 PRESETS: dict[str, dict] = {
@@ -31,6 +36,27 @@ PRESETS: dict[str, dict] = {
                       "lr": 0.01, "batch_size": 32, "epochs": 200},
     "csv": {"standardize": True, "optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 300},
 }
+
+
+def display_name(dataset: str) -> str:
+    """'heart_failure' -> 'heart failure': how every page names a dataset."""
+    return {"csv": "CSV upload"}.get(dataset, dataset.replace("_", " "))
+
+
+def data_message(exc: Exception, dataset: str) -> str:
+    """What a user reads when a dataset cannot be loaded: never a server path (the full error goes to the log)."""
+    log.warning("dataset %s cannot be loaded: %s", dataset, exc)
+    if isinstance(exc, (OSError, DownloadFailed)) or "cannot read" in str(exc) or (
+            isinstance(exc, ChecksumMismatch) and dataset != "csv"):
+        if dataset == "csv":
+            return "The uploaded CSV is not on this server any more: upload the file again."
+        return (f"The {display_name(dataset)} data is not available on this server, so it cannot train here. "
+                "Pick another dataset; the server's log says what is missing.")
+    text, stored, shown = str(exc), Path(st.session_state.get("pg_csv_path") or "").name, st.session_state.get(
+        "pg_csv_name")
+    if dataset == "csv" and stored and shown:
+        text = text.replace(stored, shown)                           # the user's own file name
+    return _PATH.sub(lambda m: m.group(1), text)
 
 
 def preset(dataset: str) -> RunConfig:
@@ -128,7 +154,7 @@ def _csv_controls(sb) -> bool:
         with open(s.pg_csv_path, "rb") as fh:
             columns = csv_columns(fh.read())
     except (OSError, DataError) as exc:
-        sb.error(f"The uploaded file cannot be read any more: {exc}")
+        sb.error(data_message(exc, "csv"))
         return False
     if s.get("pg_target") not in columns:
         if s.get("pg_target"):
@@ -161,14 +187,13 @@ def sidebar() -> RunConfig | None:
     limits |= {name: max(limits[name], s.get(f"pg_{name}", 0)) for name in ("samples", "classes", "depth", "width", "epochs")}
     sb.subheader("Data")
     sb.selectbox("Dataset", list(DATASETS), key="pg_dataset", on_change=_apply_preset,
-                 format_func=lambda d: d.replace("_", " "))
+                 format_func=display_name)
     dataset = s.pg_dataset
     info = DATASETS[dataset]
     sb.caption(info.blurb)
     fields: dict = {"dataset": dataset, "csv_path": "", "csv_sha256": "", "target": "", "plot_features": ()}
     n_classes = 2
-    if dataset == "csv" and not _csv_controls(sb):
-        return None
+    usable = dataset != "csv" or _csv_controls(sb)      # the rest of the controls stay either way
     if info.make is not None:
         sb.number_input("Samples", 20, limits["samples"], step=50, key="pg_samples")
         sb.number_input("Noise", 0.0, 2.0, step=0.01, format="%.2f", key="pg_noise")
@@ -177,17 +202,20 @@ def sidebar() -> RunConfig | None:
             n_classes = s.pg_classes
         fields.update(n_samples=s.pg_samples, noise=s.pg_noise, n_classes=n_classes)
     else:
-        if dataset == "csv":
+        sb.checkbox("Standardize features", key="pg_standardize")
+        fields.update(standardize=s.pg_standardize)
+        if usable and dataset == "csv":
             fields.update(csv_path=s.pg_csv_path, csv_sha256=s.pg_csv_sha, target=s.pg_target)
         try:
-            features, classes, default_pair = describe(dataset, fields["csv_path"], fields["csv_sha256"], fields["target"])
+            features, classes, default_pair = describe(dataset, fields["csv_path"], fields["csv_sha256"],
+                                                       fields["target"]) if usable else ((), (), (0, 1))
         except DataError as exc:
-            stored, shown = Path(fields["csv_path"]).name, s.get("pg_csv_name")
-            st.error(str(exc).replace(stored, shown) if stored and shown else str(exc))   # the user's file name
-            return None
-        n_classes = len(classes)
-        sb.checkbox("Standardize features", key="pg_standardize")
-        fields.update(standardize=s.pg_standardize, plot_features=_pair_controls(sb, features, default_pair))
+            st.error(data_message(exc, dataset))
+            usable = False
+        else:
+            n_classes = len(classes) or 2
+            if usable:
+                fields.update(plot_features=_pair_controls(sb, features, default_pair))
     sb.slider("Test share", 0.05, 0.9, step=0.05, key="pg_test")
     sb.number_input("Data seed", 0, 2**31 - 1, key="pg_data_seed")
 
@@ -197,7 +225,9 @@ def sidebar() -> RunConfig | None:
     hidden = tuple(s.pg_hidden_custom or (s.pg_width,) * s.pg_depth)
     if s.pg_hidden_custom:
         sb.caption(f"Layers from the link: {', '.join(map(str, hidden))} — move a slider to use one width.")
-    sb.pills("Activation", list(ACTIVATIONS), key="pg_activation", required=True)
+    sb.pills("Activation", list(ACTIVATIONS), key="pg_activation", required=True, disabled=not hidden)
+    if not hidden:
+        sb.caption(NO_HIDDEN_LAYER)
 
     sb.subheader("Training")
     sb.segmented_control("Optimizer", ["sgd", "adam", "adamw"], key="pg_optimizer", required=True)
@@ -208,6 +238,8 @@ def sidebar() -> RunConfig | None:
                      format_func=lambda b: "full" if b == 0 else str(b))
     sb.number_input("Epochs", 1, limits["epochs"], step=50, key="pg_epochs")
     sb.number_input("Seed", 0, 2**31 - 1, key="pg_seed")
+    if not usable:
+        return None
     try:
         base = RunConfig.from_dict(json.loads(s.pg_base)) if s.get("pg_base") else RunConfig.within_caps()
         if base.dataset == "csv":
@@ -230,15 +262,14 @@ COMPARE_DEFAULTS = {"cmp_dataset": "circles", "cmp_vary": "activation", "cmp_act
 MAX_SEEDS = 64
 
 
-def compare_sidebar() -> tuple[list[RunConfig], list[str], int] | None:
-    """Compare controls -> (configs, one label per model, seeds per model); configs are model-major and
-    differ only in per-member fields, so they train as one batch. None (with a message) when incomplete."""
+def compare_sidebar() -> CompareSpec | None:
+    """Compare controls -> the models and seeds to compare; None (with a message) when incomplete."""
     s, sb, limits = st.session_state, st.sidebar, caps()
     for key, value in COMPARE_DEFAULTS.items():
         s.setdefault(key, value)
     sb.subheader("Data")
     sb.selectbox("Dataset", [d for d in DATASETS if d != "csv"], key="cmp_dataset",
-                 format_func=lambda d: d.replace("_", " "))
+                 format_func=display_name)
     sb.caption(DATASETS[s.cmp_dataset].blurb)
     sb.subheader("Models")
     sb.segmented_control("Vary", list(VARY), key="cmp_vary", required=True)
@@ -264,12 +295,12 @@ def compare_sidebar() -> tuple[list[RunConfig], list[str], int] | None:
     if field == "lr":
         base = base.replace(activation=s.cmp_activation)
     try:
-        configs = [base.replace(**{field: v}, seed=base.seed + k) for v in values for k in range(n_seeds)]
+        spec = CompareSpec(base, field, tuple(values), n_seeds)
+        spec.configs()                               # every member valid before a page shows it
     except ConfigError as exc:
         st.error(str(exc))
         return None
-    labels = [str(v) if field == "activation" else f"lr {v:g}" for v in values]
-    return configs, labels, n_seeds
+    return spec
 
 
 def upload_dir() -> Path:

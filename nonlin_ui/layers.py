@@ -9,6 +9,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.models import ACTIVATIONS
 
 from . import resources
+from .controls import display_name
 from .views import CHART
 
 
@@ -20,10 +21,11 @@ def activation_figure(large: bool):
 
 
 def run_label(config: RunConfig, test_acc: float | None = None) -> str:
-    """'moons · relu · 2→10→10 · test 98%'."""
+    """'moons · relu · 10→10 · lr 0.1 · seed 3 · test 98%' (Compare's seeds differ only in the seed)."""
     shape = "→".join(str(w) for w in config.hidden_layers) or "no hidden layer"
     acc = f" · test {test_acc:.0%}" if test_acc is not None else ""
-    return f"{config.dataset} · {config.activation} · {shape} · lr {config.lr:g}{acc} · {config.key[:6]}"
+    return (f"{display_name(config.dataset)} · {config.activation} · {shape} · lr {config.lr:g} · "
+            f"seed {config.seed}{acc} · {config.key[:6]}")
 
 
 def run_choices(limit: int = 50) -> dict[str, str]:
@@ -58,12 +60,15 @@ def show_layers(key: str, n_shown: int, large: bool) -> None:
     if not reports:
         st.info("This run has no hidden layer: the inputs go straight to the output, nothing to look inside.")
         return
-    shares = [r.dead_share for r in reports]
-    st.markdown("**Units that never fire** (output 0 for every test sample): " +
-                ", ".join(f"layer {r.index}: {r.dead_share:.0%}" for r in reports))
-    left, _ = st.columns([2, 3])
-    with left:
-        st.plotly_chart(plots.dead_share_bars(shares, large=large), key="dead_units", config=CHART)
+    if config.activation == "none":
+        st.caption("Linear layers (activation none): every unit passes its input on, so none can stop firing.")
+    else:
+        st.markdown("**Units that never fire** (output 0 for every test sample): " +
+                    ", ".join(f"layer {r.index}: {r.dead_share:.0%}" for r in reports))
+        left, _ = st.columns([2, 3])
+        with left:
+            st.plotly_chart(plots.dead_share_bars([r.dead_share for r in reports], large=large), key="dead_units",
+                            config=CHART)
     for r in reports:
         st.plotly_chart(plots.layer_heatmaps(r.pre, r.post, labels, class_names, r.dead, activation=config.activation,
                                              layer=r.index, large=large), key=f"layer_{r.index}", config=CHART)

@@ -12,22 +12,42 @@ from nonlin_core.export import export_bytes
 from nonlin_core.jobs import BusyError
 from nonlin_core.store import RunRecord
 from nonlin_ui import resources
+from nonlin_ui.controls import display_name
 
 RERUNNABLE = ("interrupted", "failed", "cancelled")
-STATUS_ICON = {"done": "✅", "diverged": "💥", "running": "⏳", "queued": "⏳", "interrupted": "⚠️",
-               "failed": "❌", "cancelled": "⏹️"}
+STATUSES = ("done", "interrupted", "failed", "diverged", "cancelled", "stopped")
+PAGE_SIZE = 50
+# Material icons (Streamlit's own font): emoji render as empty boxes where the browser has no emoji font
+STATUS_ICON = {"done": ":material/check_circle:", "diverged": ":material/trending_up:",
+               "running": ":material/hourglass_top:", "queued": ":material/hourglass_top:",
+               "interrupted": ":material/warning:", "failed": ":material/error:", "cancelled": ":material/stop_circle:",
+               "stopped": ":material/timer_off:"}
 
 
 def describe(config: RunConfig) -> str:
-    """'circles 2→10→10→1 relu · sgd lr 0.1 · 1000 ep · seed 42'."""
+    """'circles 2→10→10 relu · sgd lr 0.1 · 1000 ep · seed 42'."""
     hidden = "→".join(str(w) for w in config.hidden_layers) or "linear"
-    return (f"{config.dataset} {hidden} {config.activation} · {config.optimizer} lr {config.lr:g} · "
+    return (f"{display_name(config.dataset)} {hidden} {config.activation} · {config.optimizer} lr {config.lr:g} · "
             f"{config.epochs} ep · seed {config.seed}")
 
 
+def page_of_runs(store, status: str | None, page: int) -> tuple[list[RunRecord], int]:
+    """(the page's records, newest first; how many runs match) — PAGE_SIZE a page."""
+    count_runs = getattr(store, "count_runs", None)
+    if count_runs is None:                  # a store without offsets: page through its newest 500
+        records = store.list_runs(limit=500, status=status)
+        return records[page * PAGE_SIZE:(page + 1) * PAGE_SIZE], len(records)
+    return store.list_runs(limit=PAGE_SIZE, status=status, offset=page * PAGE_SIZE), count_runs(status)
+
+
+def page_count(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
 def table(records: list[RunRecord]) -> pd.DataFrame:
+    """One row per run; the status in words (a table cell cannot show icons)."""
     return pd.DataFrame([{
-        "status": f"{STATUS_ICON.get(r.status, '')} {r.status}",
+        "status": r.status,
         "run": describe(r.config),
         "test acc": (r.final or {}).get("test_acc"),
         "F1": (r.final or {}).get("f1"),

@@ -108,6 +108,9 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
             st.progress(0.0, text=f"Queued — {line}, waiting for a free worker…")
         elif handle.status == "running":
             st.progress(min(epoch / epochs, 1.0), text=f"Running — epoch {epoch} / {epochs}")
+        elif handle.status == "done" and snap is not None and snap.final and not any(snap.final):
+            reason = next((m for m in snap.messages if m), "no run finished")
+            st.error(f"Diverged — all {len(snap.final)} runs: {reason}")
         elif handle.status == "done":
             where = "from the run store" if handle.from_cache else f"in {snap.seconds:.1f} s on {snap.device}"
             problems = [m for m in (snap.messages if snap else []) if m]
@@ -116,7 +119,7 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
                 st.badge("from cache", icon=":material/history:", color="blue")
         elif handle.status == "diverged":
             st.error(f"Diverged — {handle.message or 'the loss became non-finite'}")
-        elif handle.status == "cancelled":
+        elif handle.status in ("cancelled", "stopped"):
             st.warning(f"Stopped — at epoch {epoch} / {epochs}: {handle.message or 'cancelled'}. "
                        "Press **Train** to run it again.")
         else:

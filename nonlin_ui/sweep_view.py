@@ -17,7 +17,8 @@ WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
 def sidebar() -> SweepSpec | None:
     sb, limits = st.sidebar, caps()
     sb.header("Data")
-    dataset = sb.selectbox("Dataset", [d for d in DATASETS if d not in ("csv",)], key="sw_dataset")
+    dataset = sb.selectbox("Dataset", [d for d in DATASETS if d != "csv"], key="sw_dataset",
+                           format_func=controls.display_name)
     multiclass = DATASETS[dataset].multiclass
     n_classes = sb.number_input("Classes", 2, limits["classes"], 3, key="sw_classes") if multiclass else 2
     sb.header("Grid")
@@ -78,14 +79,39 @@ def finals(sweep: SweepHandle) -> dict[str, dict | None]:
     return out
 
 
+def outcome(sweep: SweepHandle) -> tuple[int, int, str]:
+    """(runs in the sweep, runs that finished with results, the first failure's reason or '')."""
+    total = sum(len(g.configs) for g in sweep.groups)
+    results = sum(1 for f in finals(sweep).values() if f)
+    reasons = [getattr(sweep, "message", "")] + [g.message for g in sweep.groups if g.status != "done"]
+    reasons += [m for g in sweep.groups if g.snapshot is not None for m in g.snapshot.messages]
+    return total, results, next((r for r in reasons if r), "")
+
+
+def status_line(spec: SweepSpec, sweep: SweepHandle | None) -> None:
+    """Progress while training; at the end one line: done (green), stopped, or failed with its reason (red)."""
+    if sweep is None:
+        return
+    total, results, reason = outcome(sweep)
+    seeds = f"{spec.seeds} seed{'s' if spec.seeds > 1 else ''} per cell"
+    if not sweep.finished:
+        st.progress(sweep.progress, text=f"Training — {sweep.progress:.0%} of {total} runs done ({seeds}); "
+                                         "cells fill in as their shape finishes")
+    elif sweep.status == "cancelled":
+        st.warning(f"Stopped — {results} of {total} runs finished. Press **Run sweep** to finish the rest.")
+    elif results == 0:
+        st.error(f"Failed — none of the {total} runs finished: {reason or 'no results'}")
+    elif results < total:
+        st.warning(f"Done — {results} of {total} runs finished ({reason}); mean test accuracy over {seeds} (percent)")
+    else:
+        st.success(f"Done — {total} runs; mean test accuracy over {seeds} (percent)")
+
+
 def heatmaps(spec: SweepSpec, sweep: SweepHandle | None, large: bool) -> None:
+    status_line(spec, sweep)
+    if sweep is not None and sweep.finished and outcome(sweep)[1] == 0:
+        return                                                   # no results: no empty heatmaps under the error
     tables = accuracy_table(spec, finals(sweep) if sweep else {})
-    if sweep is not None and not sweep.finished:
-        st.progress(sweep.progress, text=f"Training: {sweep.progress:.0%} of {spec.seeds * len(spec.cells())} runs' "
-                                         "epochs — cells fill in as their shape finishes")
-    elif sweep is not None:
-        st.success(f"Done — {sum(len(g.configs) for g in sweep.groups)} runs; mean test accuracy over "
-                   f"{spec.seeds} seed{'s' if spec.seeds > 1 else ''} per cell (percent)")
     st.plotly_chart(plots.sweep_heatmaps(tables, spec.depths, spec.widths, large=large), key="sweep_heatmap",
                     width="stretch")
 

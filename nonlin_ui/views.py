@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from nonlin_core import inspection, plots, stats
+from nonlin_core.compare import CompareSpec
 from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
@@ -20,10 +21,10 @@ SHAPE_WORDS = {
 }
 
 
-def _history(snap, members: slice) -> dict[str, np.ndarray]:
+def _history(snap, members: range) -> dict[str, np.ndarray]:
     if snap is None:
         return {m: np.zeros((1, 0)) for m in METRICS}
-    return {m: snap.history[m][members] for m in METRICS}
+    return {m: snap.history[m][members.start:members.stop] for m in METRICS}
 
 
 def boundary(frame: inspection.BoundaryFrame, config: RunConfig, probs, *, epoch: int, key: str, large: bool,
@@ -52,7 +53,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
             if frame.note:
                 st.caption(frame.note)
         with right:
-            st.plotly_chart(plots.curves([("", _history(snap, slice(0, 1)))], epochs=config.epochs, large=large,
+            st.plotly_chart(plots.curves([("", _history(snap, range(1)))], epochs=config.epochs, large=large,
                                          uirevision=f"curves-{config.key}", height=250), key="curves", config=CHART)
 
     runs.live(handle, draw)
@@ -60,11 +61,11 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
     final = snap.final[0] if snap is not None and snap.final else None
     if final:
         st.subheader("Result")
-        c = st.columns(4)
-        c[0].metric("Test accuracy", f"{final['test_acc']:.1%}")
-        c[1].metric("Train accuracy", f"{final['train_acc']:.1%}")
-        c[2].metric("F1 (test, macro)", f"{final['f1']:.3f}")
-        c[3].metric("Test loss", f"{final['test_loss']:.4g}")
+        row = st.container(horizontal=True, gap="medium")     # metrics wrap to a new line rather than clip
+        row.metric("Test accuracy", f"{final['test_acc']:.1%}", width="content")
+        row.metric("Train accuracy", f"{final['train_acc']:.1%}", width="content")
+        row.metric("F1 (test, macro)", f"{final['f1']:.3f}", width="content")
+        row.metric("Test loss", f"{final['test_loss']:.3g}", width="content")
         left, _ = st.columns([2, 3])
         with left:
             st.plotly_chart(plots.confusion_matrix(final["confusion"], frame.class_names, large=large),
@@ -78,18 +79,17 @@ def shape_caption(label: str, shape: inspection.BoundaryShape | None, test_acc: 
     return f"**{label}** — {words}{acc}"
 
 
-def compare(handle: JobHandle | None, configs: list[RunConfig], labels: list[str], n_seeds: int,
-            frame: inspection.BoundaryFrame, large: bool) -> None:
-    """One boundary per model in a row (its first seed), overlaid curves (mean ± std over seeds), a table."""
-    base = configs[0]
+def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.BoundaryFrame, large: bool) -> None:
+    """One boundary per model in a row (its first seed), overlaid curves (centre and band over seeds), a table."""
+    base, labels = spec.base, spec.labels
 
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
         for m, (label, col) in enumerate(zip(labels, st.columns(len(labels), gap="small"))):
-            probs = _probs(snap, m * n_seeds)
+            members = spec.members(m)
+            probs = _probs(snap, members[0])
             shape = inspection.boundary_shape(probs, frame.xs, frame.ys) if probs is not None else None
-            finals = [f for f in (snap.final[m * n_seeds:(m + 1) * n_seeds] if snap is not None and snap.final else [])
-                      if f]
+            finals = _finals(snap, members)
             with col:
                 boundary(frame, base, probs, epoch=snap.epoch if snap else 0, key=f"boundary_{m}", large=large,
                          title=label, height=330, legend=False)
@@ -97,31 +97,39 @@ def compare(handle: JobHandle | None, configs: list[RunConfig], labels: list[str
                                           else None))
         if frame.note:
             st.caption(frame.note)
-        if n_seeds > 1:
-            st.caption("Curves: mean over seeds, band ± one standard deviation.")
-        series = [(label, _history(snap, slice(m * n_seeds, (m + 1) * n_seeds))) for m, label in enumerate(labels)]
+        if spec.seeds > 1:
+            st.caption("Curves over seeds: loss, the geometric mean with a band ×/÷ one geometric standard "
+                       "deviation (log axis); accuracy, the mean ± one standard deviation.")
+        series = [(label, _history(snap, spec.members(m))) for m, label in enumerate(labels)]
         st.plotly_chart(plots.curves(series, epochs=base.epochs, cols=2, large=large, uirevision="cmp_curves",
                                      height=320), key="cmp_curves", config=CHART)
 
     runs.live(handle, draw)
     snap = handle.snapshot if handle is not None and handle.finished else None
-    if snap is not None and snap.final and n_seeds > 1:
-        for line in paired_lines(snap, labels, n_seeds):
+    if snap is None or not snap.final:
+        return
+    if not any(snap.final):
+        return                       # no model finished: the status line says why, in red
+    if spec.seeds > 1:
+        for line in paired_lines(snap, spec):
             st.markdown(f"**{line}**")
-    if snap is not None and snap.final:
-        st.dataframe(final_table(handle, labels, n_seeds, frame), hide_index=True, column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-            "train accuracy": st.column_config.NumberColumn(format="percent"),
-            "F1": st.column_config.NumberColumn(format="%.3f"), "test loss": st.column_config.NumberColumn(format="%.4g")})
+    st.dataframe(final_table(handle, spec, frame), hide_index=True, column_config={
+        "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "train accuracy": st.column_config.NumberColumn(format="percent"),
+        "F1": st.column_config.NumberColumn(format="%.3f"), "test loss": st.column_config.NumberColumn(format="%.4g")})
 
 
-def final_table(handle: JobHandle, labels: list[str], n_seeds: int, frame: inspection.BoundaryFrame) -> list[dict]:
+def _finals(snap, members: range) -> list[dict]:
+    return [snap.final[k] for k in members if snap.final[k]] if snap is not None and snap.final else []
+
+
+def final_table(handle: JobHandle, spec: CompareSpec, frame: inspection.BoundaryFrame) -> list[dict]:
     """One row per model: its boundary's shape and final metrics (mean over seeds), member statuses."""
     snap, rows = handle.snapshot, []
-    for m, label in enumerate(labels):
-        members = range(m * n_seeds, (m + 1) * n_seeds)
-        finals = [snap.final[k] for k in members if snap.final[k]]
-        shape = inspection.boundary_shape(snap.grid[m * n_seeds], frame.xs, frame.ys) if snap.grid is not None else None
+    for m, label in enumerate(spec.labels):
+        members = spec.members(m)
+        finals = _finals(snap, members)
+        shape = inspection.boundary_shape(snap.grid[members[0]], frame.xs, frame.ys) if snap.grid is not None else None
         means = {name: float(np.mean([f[name] for f in finals])) if finals else None
                  for name in ("test_acc", "train_acc", "f1", "test_loss")}
         acc = stats.summary([f["test_acc"] for f in finals])
@@ -132,8 +140,9 @@ def final_table(handle: JobHandle, labels: list[str], n_seeds: int, frame: inspe
     return rows
 
 
-def paired_lines(snap, labels: list[str], n_seeds: int) -> list[str]:
+def paired_lines(snap, spec: CompareSpec) -> list[str]:
     """For each pair of models: their test-accuracy difference paired by seed, with a 95% interval."""
-    acc = [[(f or {}).get("test_acc") for f in snap.final[m * n_seeds:(m + 1) * n_seeds]] for m in range(len(labels))]
+    acc = [[(snap.final[k] or {}).get("test_acc") for k in spec.members(m)] for m in range(len(spec.labels))]
+    labels = spec.labels
     return [stats.describe(labels[i], labels[j], stats.paired_difference(acc[i], acc[j]))
             for i in range(len(labels)) for j in range(i + 1, len(labels))]

@@ -6,15 +6,16 @@ from nonlin_ui import controls, resources, runs, views
 
 st.title("Compare")
 st.caption("Same data, same seed, same layers: only one thing differs. Which boundary can bend?")
-chosen = controls.compare_sidebar()
+spec = controls.compare_sidebar()
 large = resources.large_fonts()
-if chosen is None:
+if spec is None:
+    runs.controls(None, "cmp")                 # Train stays in view, disabled, under the sidebar's message
     st.stop()
-configs, labels, n_seeds = chosen
 try:
-    frame = resources.boundary_frame(configs[0])
+    frame = resources.boundary_frame(spec.base)
 except DataError as exc:
-    st.error(str(exc))
+    st.error(controls.data_message(exc, spec.base.dataset))
+    runs.controls(None, "cmp")
     st.stop()
-handle = runs.controls(configs, "cmp")
-views.compare(handle, configs, labels, n_seeds, frame, large)
+handle = runs.controls(spec.configs(), "cmp")
+views.compare(handle, spec, frame, large)

@@ -11,12 +11,14 @@ if url_error:
 config = controls.sidebar()
 large = resources.large_fonts()
 if config is None:
+    runs.controls(None, "pg")                 # Train stays in view, disabled, under the sidebar's message
     st.stop()
 controls.sync_url(config)
 try:
     frame = resources.boundary_frame(config)
 except DataError as exc:
-    st.error(str(exc))
+    st.error(controls.data_message(exc, config.dataset))
+    runs.controls(None, "pg")
     st.stop()
 handle = runs.controls([config], "pg")
 views.single(handle, config, frame, large)

@@ -11,7 +11,7 @@ large = resources.large_fonts()
 if spec is None:
     st.stop()
 sweep = sweep_view.current(spec)
-c1, c2, _ = st.columns([1, 1, 4])
+c1, c2, _ = st.columns([2, 1, 3])          # "Run sweep" fits at 1024 px
 if c1.button("Run sweep", key="btn_sw_run", type="primary", width="stretch"):
     sweep = sweep_view.start(spec) or sweep
 if c2.button("Stop", key="btn_sw_stop", disabled=sweep is None or sweep.finished, width="stretch"):

@@ -114,7 +114,7 @@ def test_bad_upload_is_a_specific_message_then_a_good_file_trains(app, monkeypat
     upload(at, name, data)
     errors = texts(at, "error")
     assert any(message in e for e in errors), errors
-    assert "btn_pg_train" not in buttons(at)                       # nothing to train on
+    assert at.button(key="btn_pg_train").disabled                  # nothing to train on
     assert not any("Traceback" in e for e in errors)
 
     upload(at, "good.csv", GOOD)                                  # the same session recovers
@@ -211,3 +211,30 @@ def test_a_cap_below_a_config_default_still_serves_the_page(store_path, monkeypa
     finally:
         st.cache_resource.clear()
         st.cache_data.clear()
+
+
+def test_a_link_to_an_upload_gone_from_the_server_is_a_message_without_paths_and_train_is_off(app, store_path,
+                                                                                              caplog):
+    stored, digest = save_upload(GOOD, store_path.parent / "uploads")        # where this server keeps uploads
+    link = preset("csv").replace(dataset="csv", csv_path=str(stored), csv_sha256=digest, target="label")
+    stored.unlink()                                                          # removed from the upload folder since
+    with caplog.at_level("WARNING", logger="nonlin"):
+        at = app(link.to_query())
+    shown = texts(at, "error") + texts(at, "warning")
+    assert any("upload the file again" in t for t in shown), shown
+    assert not any(str(stored.parent) in t or stored.name in t for t in shown), "a server path reached the page"
+    assert str(stored) in caplog.text                                        # the detail is in the server log
+    assert {"pg_depth", "pg_width"} <= {s.key for s in at.sidebar.slider}    # the controls stay
+    assert at.sidebar.pills(key="pg_activation").value == link.activation
+    assert at.button(key="btn_pg_train").disabled
+
+
+def test_a_dataset_that_cannot_be_had_is_named_without_the_servers_paths(caplog):
+    from nonlin_core.errors import DownloadFailed
+    from nonlin_ui.controls import data_message
+    exc = DownloadFailed("heart_failure: /srv/data/heart_failure_clinical_records_dataset.csv is missing and "
+                         "the download from UCI failed (no network)")
+    with caplog.at_level("WARNING", logger="nonlin"):
+        text = data_message(exc, "heart_failure")
+    assert "heart failure data is not available" in text and "/srv" not in text and ".csv" not in text
+    assert "/srv/data/heart_failure_clinical_records_dataset.csv" in caplog.text

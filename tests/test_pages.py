@@ -238,3 +238,34 @@ def test_activations_page_renders_for_a_finished_run(app):
     assert any("Units that never fire" in m.value for m in at.markdown)
     at.slider(key="act_samples").set_value(16).run()
     assert len(charts(at)["layer_1"]["data"][1]["y"]) == 16
+
+
+def test_zero_hidden_layers_disables_the_activation_pills_with_a_reason(app):
+    at = app()
+    assert not at.sidebar.pills(key="pg_activation").disabled
+    at.sidebar.slider(key="pg_depth").set_value(0).run()
+    assert at.sidebar.pills(key="pg_activation").disabled
+    assert any("no hidden layer" in c.value.lower() for c in at.sidebar.caption)
+    assert current_config(at).hidden_layers == ()
+
+
+def test_activations_labels_tell_compare_seeds_apart_and_a_linear_run_has_no_dead_units(app):
+    at = app("compare")
+    at.pills(key="cmp_acts").set_value(["none", "relu"]).run()
+    at.number_input(key="cmp_seeds").set_value(2).run()
+    at.number_input(key="cmp_epochs").set_value(20).run()
+    at.button(key="btn_cmp_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    configs = next(iter(at.session_state["handles"].values())).configs
+    at.switch_page("pages/activations.py").run()
+    picker = at.selectbox(key="act_run")
+    labels = [o for o in picker.options if any(c.key[:6] in o for c in configs)]
+    assert len(labels) == 4 and len(set(labels)) == 4                  # two seeds of each model, told apart
+    assert {f"seed {c.seed}" for c in configs} <= {part for o in labels for part in o.split(" · ")}
+    linear = next(c for c in configs if c.activation == "none")
+    picker.set_value(linear.key).run()
+    assert not at.exception and "layer_1" in charts(at) and "dead_units" not in charts(at)
+    assert not any("Units that never fire" in m.value for m in at.markdown)
+    relu = next(c for c in configs if c.activation == "relu")
+    at.selectbox(key="act_run").set_value(relu.key).run()
+    assert "dead_units" in charts(at)

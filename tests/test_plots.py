@@ -65,12 +65,56 @@ def test_curves_mean_and_band_over_seeds_and_thinning():
     bands = [t for t in fig.data if t.fill == "toself"]
     assert len(lines) == 8 and len(bands) == 8                    # 2 metrics x 2 models x train/test
     assert len(lines[0].x) <= plots.MAX_CURVE_POINTS + 1 and lines[0].x[-1] == T
-    assert np.isclose(lines[0].y[0], 1.1) and fig.layout.yaxis.type == "log" and fig.layout.meta == {"epoch": T}
+    assert np.isclose(lines[0].y[0], np.sqrt(1.2))                      # loss: the geometric mean over seeds
+    assert fig.layout.yaxis.type == "log" and fig.layout.meta == {"epoch": T}
     assert [t.name for t in lines if t.showlegend] == ["relu · train", "relu · test", "tanh · train", "tanh · test"]
     assert {t.xaxis for t in lines} == {"x", "x2"} and fig.layout.xaxis2.domain[0] > fig.layout.xaxis.domain[1]
     assert [a.text for a in fig.layout.annotations] == ["<b>Loss</b>", "<b>Accuracy</b>"]
     single = valid(plots.curves([("", {k: v[:1] for k, v in hist.items()})], epochs=T, metrics=("acc",), large=True))
     assert [t.name for t in single.data] == ["train", "test"] and single.layout.font.size == 18
+
+
+def _boundary_lines(fig: go.Figure) -> list:
+    return [t for t in fig.data if t.type == "contour"]
+
+
+def test_a_nearly_flat_linear_boundary_still_draws_its_half_probability_line():
+    X, y = _points()
+    xs = ys = np.linspace(-2, 2, 12)
+    p1 = 0.5 + 0.01 * (xs[None, :] - ys[:, None])         # a linear model still unsure: P within 0.49..0.51
+    fig = valid(plots.decision_boundary(xs, ys, np.stack([1 - p1, p1]), X_train=X, y_train=y, X_test=X, y_test=y,
+                                        class_names=("a", "b")))
+    (line,) = _boundary_lines(fig)
+    assert line.contours.start == line.contours.end == 0.5 and line.contours.coloring == "none"
+    assert np.allclose(np.asarray(line.z), p1) and line.showscale is False
+
+
+def test_multiclass_boundary_lines_trace_each_class_border():
+    X, y = _points(classes=3)
+    probs = np.zeros((3, 3, 3))
+    probs[0, :, 0], probs[1, :, 1], probs[2, :, 2] = 1.0, 1.0, 1.0   # one column per class
+    fig = valid(plots.decision_boundary(np.arange(3.0), np.arange(3.0), probs, X_train=X, y_train=y, X_test=X,
+                                        y_test=y, class_names=("a", "b", "c")))
+    lines = _boundary_lines(fig)
+    assert len(lines) == 3 and all(t.contours.start == 0 for t in lines)
+    margin = np.asarray(lines[1].z)                            # class b: + in its own column, - elsewhere
+    assert (margin[:, 1] > 0).all() and (margin[:, [0, 2]] < 0).all()
+    assert not _boundary_lines(plots.decision_boundary(None, None, None, X_train=X, y_train=y, X_test=X, y_test=y,
+                                                        class_names=("a", "b", "c")))
+
+
+def test_loss_band_over_seeds_stays_positive_on_the_log_axis():
+    T = 5
+    loss = np.vstack([np.full(T, 1e-3), np.full(T, 1.0)])        # mean - std = 0 here: an arithmetic band hits 0
+    hist = {"train_loss": loss, "test_loss": loss, "train_acc": np.full((2, T), 0.5), "test_acc": np.full((2, T), 0.5)}
+    fig = valid(plots.curves([("relu", hist)] * 2, epochs=T))
+    band = next(t for t in fig.data if t.fill == "toself" and t.yaxis == "y")
+    centre = next(t for t in fig.data if t.mode == "lines" and t.yaxis == "y")
+    assert np.all(np.asarray(band.y) > 0)
+    assert np.allclose(centre.y, np.sqrt(1e-3)) and np.allclose(band.y[0], 1.0) and np.allclose(band.y[-1], 1e-3)
+    centre, low, high = plots.seed_band(np.array([[0.4, 0.6], [0.6, 0.8]]), log=False)   # accuracy: mean ± std
+    assert np.allclose(centre, [0.5, 0.7]) and np.allclose(low, [0.4, 0.6]) and np.allclose(high, [0.6, 0.8])
+    assert plots.seed_band(np.ones((1, 3)), log=True)[1] is None
 
 
 def test_confusion_activations_layers_dead():
@@ -97,3 +141,16 @@ def test_log_ticks_fit_the_data():
     wide = plots.log_ticks([np.array([1e-6, np.nan, 3.0]), np.array([0.0, -1.0])])
     assert len(wide) <= 8 and wide[0] <= 1e-6 and wide[-1] >= 3.0 and all(np.log10(t).is_integer() for t in wide)
     assert plots.log_ticks([np.zeros((1, 0))]) == [0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
+
+
+def test_boundary_title_and_legend_get_lines_of_their_own_and_small_multiples_drop_the_key():
+    X, y = _points()
+    probs = np.stack([np.full((4, 4), 0.4), np.full((4, 4), 0.6)])
+    kw = dict(X_train=X, y_train=y, X_test=X, y_test=y, class_names=("a", "b"))
+    fig = valid(plots.decision_boundary(np.arange(4.0), np.arange(4.0), probs, title="Decision boundary", **kw))
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"     # the top line
+    assert fig.layout.legend.y > 1 and fig.layout.legend.xanchor == "left"                 # under it, above the plot
+    assert fig.layout.margin.t >= 70 and fig.data[0].showscale
+    small = valid(plots.decision_boundary(np.arange(4.0), np.arange(4.0), probs, title="relu", show_legend=False, **kw))
+    assert small.data[0].showscale is False and small.layout.margin.t == 40
+    assert not any(t.showlegend for t in small.data if t.type == "scatter")

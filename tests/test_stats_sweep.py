@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from nonlin_core.compare import CompareSpec
 from nonlin_core.config import ConfigError, RunConfig
-from nonlin_core.stats import band, describe, paired_difference, summary
+from nonlin_core.stats import describe, paired_difference, summary
 from nonlin_core.sweep import SweepSpec, accuracy_table, cell_config, plan
 from nonlin_core.training import Trainer, check_batch
 
@@ -32,11 +33,7 @@ def test_describe_names_the_winner_with_interval():
     assert diff.significant and "over 4 seeds" in text
 
 
-def test_band_ignores_diverged_tail_and_summary_uses_sample_std():
-    curves = np.array([[1.0, 2.0, 3.0], [3.0, np.nan, np.nan]])
-    b = band(curves)
-    assert b.mean.tolist() == [2.0, 2.0, 3.0]
-    assert b.low.tolist() == [1.0, 2.0, 3.0] and b.high.tolist() == [3.0, 2.0, 3.0]
+def test_summary_uses_sample_std_of_the_finite_values():
     s = summary([0.5, 0.7, None, float("nan")])
     assert (s.mean, s.n) == (pytest.approx(0.6), 2) and s.std == pytest.approx(np.std([0.5, 0.7], ddof=1))
 
@@ -53,6 +50,29 @@ def test_plan_groups_by_shape_and_each_group_is_one_valid_batch():
     for a, d, w in spec.cells():
         for s in range(2):
             assert cell_config(spec, a, d, w, s).key in every
+
+
+@pytest.mark.parametrize("field, values", [("activation", ("none", "relu", "tanh")), ("lr", (0.01, 0.1))])
+def test_compare_spec_members_of_a_model_are_its_seeds_and_train_as_one_batch(field, values):
+    spec = CompareSpec(RunConfig(epochs=5, seed=7), field, values, seeds=3)
+    configs = spec.configs()
+    check_batch(configs)
+    assert len(configs) == len(values) * 3 and len({c.key for c in configs}) == len(configs)
+    for model, value in enumerate(values):
+        members = [configs[k] for k in spec.members(model)]
+        assert {getattr(c, field) for c in members} == {value} and [c.seed for c in members] == [7, 8, 9]
+        assert {spec.model_of(k) for k in spec.members(model)} == {model}
+    assert spec.labels == (list(values) if field == "activation" else ["lr 0.01", "lr 0.1"])
+    with pytest.raises(IndexError):
+        spec.members(len(values))
+
+
+@pytest.mark.parametrize("field, values, seeds, match", [("epochs", (1, 2), 1, "vary one of"),
+                                                          ("lr", (), 1, "distinct"), ("lr", (0.1, 0.1), 1, "distinct"),
+                                                          ("lr", (0.1, 1.0), 0, "at least one seed")])
+def test_compare_spec_refuses_what_cannot_be_compared(field, values, seeds, match):
+    with pytest.raises(ConfigError, match=match):
+        CompareSpec(RunConfig(), field, values, seeds)
 
 
 def test_plan_refuses_empty_and_oversized_sweeps():
