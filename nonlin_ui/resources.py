@@ -26,11 +26,10 @@ def _release(manager: JobManager) -> None:
 def _manager(path: str) -> JobManager:
     manager = JobManager.from_env(SQLiteStore(path), grid_resolution=60, snapshot_seconds=0.1)
     _warm_up()
-    if not gc.get_freeze_count():
-        # Streamlit runs gc.collect(2) after every script run, fragment reruns included: ~150 ms over the
-        # 300k objects of torch & co, with the GIL held (training stalls, redraws lag). Freeze them once.
-        gc.collect()
-        gc.freeze()
+    # app.py froze the process's objects at start-up (configure_process); freeze what the warm-up's lazy
+    # imports added as well, so Streamlit's gc.collect(2) after every rerun skips them too
+    gc.collect()
+    gc.freeze()
     return manager
 
 
