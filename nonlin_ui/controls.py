@@ -12,7 +12,7 @@ from nonlin_core import datasets
 from nonlin_core.compare import CompareSpec
 from nonlin_core.config import FIELD_BY_NAME, ConfigError, RunConfig, caps
 from nonlin_core.datasets import DATASETS
-from nonlin_core.errors import ChecksumMismatch, DataError, DownloadFailed
+from nonlin_core.errors import ChecksumMismatch, DataError, DatasetMissing
 from nonlin_core.models import ACTIVATIONS
 from nonlin_core.store import store_path
 from nonlin_core.uploads import csv_columns, is_upload, save_upload
@@ -46,7 +46,7 @@ def display_name(dataset: str) -> str:
 def data_message(exc: Exception, dataset: str) -> str:
     """What a user reads when a dataset cannot be loaded: never a server path (the full error goes to the log)."""
     log.warning("dataset %s cannot be loaded: %s", dataset, exc)
-    if isinstance(exc, (OSError, DownloadFailed)) or "cannot read" in str(exc) or (
+    if isinstance(exc, (OSError, DatasetMissing)) or "cannot read" in str(exc) or (
             isinstance(exc, ChecksumMismatch) and dataset != "csv"):
         if dataset == "csv":
             return "The uploaded CSV is not on this server any more: upload the file again."
