@@ -197,11 +197,11 @@ def cmd_runs(ns: argparse.Namespace) -> int:
 
 
 def cmd_ui(ns: argparse.Namespace, extra: list[str]) -> int:
-    from .launch import streamlit_argv
+    from .launch import serve_env, streamlit_argv
 
     argv = streamlit_argv(ns.port, ns.address, extra)
     sys.stdout.flush()
-    os.execv(argv[0], argv)                # streamlit replaces this process: signals reach it directly
+    os.execve(argv[0], argv, serve_env())                # streamlit replaces this process: signals reach it directly
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m nonlin_core") -> int:

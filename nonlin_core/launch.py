@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -68,4 +69,14 @@ def streamlit_argv(port: int = 8501, address: str = "127.0.0.1", extra: list[str
     user_options, rest = _split_extra(list(extra or []))
     options.update(user_options)
     flags = [part for key, value in options.items() for part in (f"--{key}", value)]
-    return [sys.executable, "-m", "streamlit", "run", str(folder / "app.py"), *flags, *rest]
+    return [sys.executable, "-m", "nonlin_ui.serve", "run", str(folder / "app.py"), *flags, *rest]
+
+
+def serve_env(folder: Path | None = None) -> dict[str, str]:
+    """The environment for streamlit_argv: a checkout's folder first on PYTHONPATH, so `-m nonlin_ui.serve`
+    finds this checkout's nonlin_ui from any working directory (an installed copy is on the path anyway)."""
+    folder = folder or app_dir()
+    env = dict(os.environ)
+    if (folder / "nonlin_ui").is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(folder), env.get("PYTHONPATH", "")) if p)
+    return env

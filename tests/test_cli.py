@@ -122,7 +122,7 @@ def test_unreadable_store_is_one_line(store_path, capsys):
 def test_ui_command_line_carries_the_config_and_the_callers_flags(tmp_path):
     argv = launch.streamlit_argv(9000, "0.0.0.0", ["--server.maxUploadSize", "20", "--theme.base=dark",
                                                    "--logger.level", "info", "--server.runOnSave"])
-    assert argv[:5] == [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")]
+    assert argv[:5] == [sys.executable, "-m", "nonlin_ui.serve", "run", str(ROOT / "app.py")]
     flags = argv[5:]
     options = dict(zip(flags[::2], flags[1::2]))
     assert len(options) * 2 == len(flags)
