@@ -6,15 +6,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from tests.support.server import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.support.server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer
 
 pytestmark = pytest.mark.browser
 
@@ -48,49 +44,17 @@ SAMPLER = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A real Streamlit server on a free port with its own run store; killed at the end."""
-    port, tmp = _free_port(), tmp_path_factory.mktemp("e2e")
-    env = {**os.environ, "NONLIN_STORE": str(tmp / "runs.sqlite3"), "OMP_NUM_THREADS": "1"}
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "e2e-server.log", "w")  # noqa: SIM115 - closed in the finalizer
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType",
-                             "none", "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """A real server (`nonlin ui`) on a free port with its own run store; stopped at the end."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    running = StreamlitServer(tmp / "runs.sqlite3", ARTIFACTS / "e2e-server.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy within 60 s; see {ARTIFACTS / 'e2e-server.log'}")
-            try:
-                proc.wait(timeout=0.2)           # returns only if the server died
-                pytest.fail(f"server exited with {proc.returncode}; see {ARTIFACTS / 'e2e-server.log'}")
-            except subprocess.TimeoutExpired:
-                pass
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        running.start(timeout=60)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield running.url
+    running.stop()
 
 
 @pytest.fixture(scope="module")
