@@ -203,7 +203,15 @@ def test_compare_and_activations_pages(page, server):
     page.get_by_role("link", name="Activations").click()
     page.wait_for_selector(".st-key-activation_curves .js-plotly-plot", timeout=30_000)
     page.wait_for_selector(".st-key-layer_2 .js-plotly-plot", timeout=30_000)
-    assert "Units that never fire" in page.inner_text("[data-testid='stMain']")
+    main = page.inner_text("[data-testid='stMain']")            # the first run picked: Compare's linear model
+    assert "none can stop firing" in main and "Units that never fire" not in main, main
+    picker = page.locator(".st-key-act_run [data-testid='stSelectbox']")   # a ReLU member, told apart by its seed
+    picker.scroll_into_view_if_needed()
+    picker.click()
+    page.get_by_role("option", name=re.compile(r"· relu · 10→10 · lr 0\.1 · seed 43 ")).first.click()
+    page.wait_for_function("() => document.querySelector('[data-testid=stMain]').innerText.includes('Units that never fire')",
+                           timeout=30_000)
+    page.wait_for_selector(".st-key-dead_units .js-plotly-plot", timeout=30_000)
     shoot(page, "activations.png")
     assert not page.errors, page.errors
 
