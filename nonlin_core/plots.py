@@ -197,8 +197,11 @@ def curves(series: list[tuple[str, dict[str, np.ndarray]]], *, epochs: int, metr
                       range=[1, max(epochs, 2)])
         yaxis = _axis(large, domain=[y0, y1], anchor="x" + suffix)
         if metric == "loss":
-            ticks = log_ticks([h[f"{split}_loss"] for _, h in series for split in ("train", "test")])
+            losses = [h[f"{split}_loss"] for _, h in series for split in ("train", "test")]
+            ticks = log_ticks(losses)
             yaxis.update(type="log", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+            if not any(np.isfinite(np.asarray(v, dtype=np.float64)).any() for v in losses):
+                yaxis.update(range=[np.log10(ticks[0]), np.log10(ticks[-1])])   # no data: autorange squeezes ticks
         else:
             yaxis.update(range=[0, 1.02], tickformat=".0%")
         layout["xaxis" + suffix], layout["yaxis" + suffix] = xaxis, yaxis

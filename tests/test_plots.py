@@ -154,3 +154,13 @@ def test_boundary_title_and_legend_get_lines_of_their_own_and_small_multiples_dr
     small = valid(plots.decision_boundary(np.arange(4.0), np.arange(4.0), probs, title="relu", show_legend=False, **kw))
     assert small.data[0].showscale is False and small.layout.margin.t == 40
     assert not any(t.showlegend for t in small.data if t.type == "scatter")
+
+
+def test_curves_before_training_frame_the_loss_axis_on_its_ticks():
+    empty = {m: np.empty((1, 0)) for m in ("train_loss", "test_loss", "train_acc", "test_acc")}
+    fig = valid(plots.curves([("", empty)], epochs=600))
+    ticks = list(fig.layout.yaxis.tickvals)
+    assert fig.layout.yaxis.type == "log"
+    assert np.allclose(fig.layout.yaxis.range, [np.log10(ticks[0]), np.log10(ticks[-1])])   # log units
+    trained = valid(plots.curves([("", {m: np.linspace(1, 0.1, 50)[None] for m in empty})], epochs=600))
+    assert trained.layout.yaxis.range is None                                                 # data: autorange
