@@ -26,21 +26,14 @@ def rows(n: int, header: str = "a,b,y") -> str:
 
 
 @pytest.fixture
-def app(store_path):
-    """make(query=None) -> an AppTest of app.py opened with these URL params, on the Playground, with its own
-    store; training threads stopped after. The first run is the page load: the only run that reads the URL
-    (a link's warning shows there; switch_page is a rerun of the same page)."""
+def app(app):
+    """make(query=None) -> the shared AppTest (conftest) opened with these URL params, on the Playground."""
     def make(query: dict | None = None) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-        at.query_params.update(query or {})
-        at.run()
-        assert not at.exception, at.exception
+        at = app(query=query)
         assert at.title[0].value == "Playground"                     # the default page
         return at
 
-    yield make
-    st.cache_resource.clear()        # on_release: JobManager.shutdown joins the training threads
-    st.cache_data.clear()
+    return make
 
 
 def texts(at: AppTest, kind: str) -> list[str]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from nonlin_core import RunConfig, datasets
 from nonlin_core.budget import check_request, job_work
@@ -66,19 +64,6 @@ def test_a_sweep_over_a_cap_is_refused_before_it_is_queued(manager, monkeypatch)
         manager.submit_sweep(groups)
     assert manager.active() == [] and manager.store.count_runs() == 0
 
-
-@pytest.fixture
-def app(store_path):
-    def make(page: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-        at.run()
-        at.switch_page(f"pages/{page}.py").run()
-        assert not at.exception, at.exception
-        return at
-
-    yield make
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def test_runs_and_activations_pages_show_a_run_stored_above_todays_cap(manager, app, monkeypatch):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from nonlin_core.config import RunConfig
@@ -17,22 +16,6 @@ from nonlin_core.stats import paired_difference
 ROOT = Path(__file__).resolve().parents[1]
 ENDED = ("Done", "Diverged", "Stopped", "Failed")
 
-
-@pytest.fixture
-def app(store_path):
-    """make(page=None, query=None) -> a run AppTest on its own store; background workers stopped after."""
-    def make(page: str | None = None, query: dict | None = None) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-        at.query_params.update(query or {})
-        at.run()
-        if page:
-            at.switch_page(f"pages/{page}.py").run()
-        assert not at.exception, at.exception
-        return at
-
-    yield make
-    st.cache_resource.clear()        # on_release: JobManager.shutdown joins the training threads
-    st.cache_data.clear()
 
 
 def status(at: AppTest) -> str:

@@ -8,8 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from nonlin_core.config import RunConfig
@@ -20,19 +18,6 @@ from nonlin_ui import resources, run_list
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture
-def app(store_path):
-    def make(page: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-        at.run()
-        at.switch_page(f"pages/{page}.py").run()
-        assert not at.exception, at.exception
-        return at
-
-    yield make
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def _array(value) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Shared fixtures: a private data folder for the session, the packaged heart-failure file, a store per test."""
+"""Shared fixtures: a private data folder for the session, the packaged heart-failure file, a store per test,
+and the app under AppTest."""
 from __future__ import annotations
 
 import shutil
@@ -7,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from nonlin_core import datasets
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,3 +36,25 @@ def store_path(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "runs.sqlite3"
     monkeypatch.setenv("NONLIN_STORE", str(path))
     return path
+
+
+@pytest.fixture
+def app(store_path):
+    """make(page=None, query=None) -> an AppTest of app.py, run, opened with these URL params (the first run
+    is the page load, the only one that reads the URL) and switched to pages/<page>.py, on its own store;
+    the training threads are stopped after the test."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    def make(page: str | None = None, query: dict | None = None) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.query_params.update(query or {})
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+        return at
+
+    yield make
+    st.cache_resource.clear()        # on_release: JobManager.shutdown joins the training threads
+    st.cache_data.clear()
