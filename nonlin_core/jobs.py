@@ -23,6 +23,7 @@ from .limits import max_job_seconds
 from .models import load_mlp
 from .snapshot import padded_history
 from .store import FINISHED, RunRecord, RunStore, history_lists
+from .timelapse import Timelapse
 from .training import METRICS, Snapshot, Trainer, check_batch
 
 
@@ -208,7 +209,7 @@ class JobManager:
                 self.store.begin(c)
             begun = True
             last_touch = time.monotonic()
-            for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, cancel=handle._cancel,
+            for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, cancel=handle._cancel, timelapse=True,
                                       snapshot_seconds=self.snapshot_seconds):
                 handle.snapshot = snap
                 if time.monotonic() > deadline and not handle._cancel.is_set():
@@ -224,7 +225,7 @@ class JobManager:
                 m = snap.member(k)
                 self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
                     {name: m.history[name][0] for name in METRICS}), m.final[0], m.device, m.seconds,
-                    state_dict=m.state_dicts[0]))
+                    state_dict=m.state_dicts[0], timelapse=m.timelapse))
             overall = next((s for s in ("stopped", "cancelled") if s in snap.status), "done")
             msg = next((m for m in snap.messages if m), "")
             self._close(handle, overall if len(handle.configs) > 1 else snap.status[0], msg)
@@ -276,7 +277,8 @@ class _SweepSlot:
 
 
 def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -> Snapshot:
-    """A final Snapshot rebuilt from stored runs: history, finals, state dicts and a fresh grid."""
+    """A final Snapshot rebuilt from stored runs: history, finals, state dicts, time-lapse (None unless every
+    member has one) and a fresh grid."""
     c0 = records[0].config
     data = datasets.load(c0)
     hist = padded_history([r.history for r in records])   # a diverged member's history is shorter
@@ -285,4 +287,5 @@ def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -
     epochs_done = hist["train_loss"].shape[1]
     return Snapshot(epochs_done, c0.epochs, hist, [r.status for r in records], [r.message for r in records],
                     np.stack(grids), [r.final for r in records], [r.state_dict for r in records],
-                    seconds=sum(r.seconds for r in records), device=records[0].device)
+                    seconds=sum(r.seconds for r in records), device=records[0].device,
+                    timelapse=Timelapse.stack([r.timelapse for r in records]))
