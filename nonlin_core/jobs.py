@@ -19,7 +19,7 @@ from .config import ConfigError, RunConfig
 from .errors import DataError
 from .grid import decision_grid
 from .handles import JobHandle, SweepHandle, batch_handle_key
-from .limits import max_job_seconds
+from .limits import max_job_seconds, pause_seconds
 from .models import load_mlp
 from .snapshot import padded_history
 from .store import FINISHED, RunRecord, RunStore, history_lists
@@ -200,7 +200,7 @@ class JobManager:
         if handle._cancel.is_set():
             self._close(handle, "cancelled", "cancelled before it started")
             return
-        handle.status = "running"
+        handle.publish(status="running")
         deadline = _deadline(handle.time_limit) if deadline is None else deadline
         timed_out = begun = False
         try:
@@ -208,17 +208,24 @@ class JobManager:
             for c in handle.configs:
                 self.store.begin(c)
             begun = True
-            last_touch = time.monotonic()
-            for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, cancel=handle._cancel, timelapse=True,
+            last_touch, paused_since = time.monotonic(), None
+            for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, timelapse=True,
+                                      control=handle.control, pause_seconds=pause_seconds(),
                                       snapshot_seconds=self.snapshot_seconds):
-                handle.snapshot = snap
-                if time.monotonic() > deadline and not handle._cancel.is_set():
+                now = time.monotonic()
+                if paused_since is not None:            # time paused does not count against the time limit
+                    deadline, paused_since = deadline + now - paused_since, None
+                paused = "paused" in snap.status and not snap.done
+                handle.publish(snap, "paused" if paused else "running")
+                if paused:
+                    paused_since = now
+                if now > deadline and not handle._cancel.is_set():
                     timed_out = True
                     handle._cancel.set()
-                if time.monotonic() - last_touch > 10:
+                if now - last_touch > 10:
                     for c in handle.configs:
                         self.store.touch(c.key)
-                    last_touch = time.monotonic()
+                    last_touch = now
             if timed_out:
                 snap = handle.snapshot = _as_stopped(snap, _stopped_message(handle.time_limit))
             for k, c in enumerate(handle.configs):
@@ -226,7 +233,7 @@ class JobManager:
                 self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
                     {name: m.history[name][0] for name in METRICS}), m.final[0], m.device, m.seconds,
                     state_dict=m.state_dicts[0], timelapse=m.timelapse))
-            overall = next((s for s in ("stopped", "cancelled") if s in snap.status), "done")
+            overall = next((s for s in ("stopped", "cancelled", "paused") if s in snap.status), "done")
             msg = next((m for m in snap.messages if m), "")
             self._close(handle, overall if len(handle.configs) > 1 else snap.status[0], msg)
         except (DataError, ConfigError) as exc:
@@ -244,11 +251,12 @@ class JobManager:
         self._close(handle, "failed", message)
 
     def _close(self, handle: JobHandle, status: str, message: str) -> None:
-        handle.status, handle.message = status, message
+        handle.publish(status=status, message=message)
         with self._lock:
             if self._active.get(handle.key) is handle:
                 del self._active[handle.key]
         handle._done.set()
+        handle.publish()
 
 
 def _deadline(time_limit: float) -> float:
