@@ -2,14 +2,19 @@
 `next_action()` before each epoch and, when told to pause, blocks in `wait_while_paused()` on a Condition."""
 from __future__ import annotations
 
+import math
 import threading
+import time
+from collections.abc import Callable
 
 
 class RunControl:
     """Thread-safe lab-instrument controls of one run; cancel() also wakes a paused run so it can end."""
 
-    def __init__(self, cancel: threading.Event | None = None):
+    def __init__(self, cancel: threading.Event | None = None, heartbeat: Callable[[], None] | None = None,
+                 heartbeat_seconds: float = 10.0):
         self.cancel_event = cancel or threading.Event()
+        self.heartbeat, self.heartbeat_seconds = heartbeat, heartbeat_seconds   # called while paused (touch the store)
         self._cond = threading.Condition()
         self._paused = False
         self._budget: int | None = None          # epochs left to train before pausing (step)
@@ -66,8 +71,19 @@ class RunControl:
                 self._budget -= 1
             return "train"
 
+    def _awake(self) -> bool:
+        return not self._paused or self._reset or self.cancel_event.is_set()
+
     def wait_while_paused(self, timeout: float | None = None) -> bool:
-        """Block until resumed, stepped, reset or cancelled; False when `timeout` seconds passed paused."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._paused or self._reset or self.cancel_event.is_set(),
-                                       timeout)
+        """Block until resumed, stepped, reset or cancelled (calling heartbeat every heartbeat_seconds);
+        False when `timeout` seconds passed paused."""
+        end = math.inf if timeout is None else time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            wait = min(left, self.heartbeat_seconds) if self.heartbeat else left
+            with self._cond:
+                if self._cond.wait_for(self._awake, None if wait == math.inf else max(0.0, wait)):
+                    return True
+            if time.monotonic() >= end:
+                return False
+            self.heartbeat()

@@ -208,6 +208,12 @@ class JobManager:
             for c in handle.configs:
                 self.store.begin(c)
             begun = True
+
+            def touch_rows() -> None:   # also while paused: other processes' recover() must not see it dead
+                for c in handle.configs:
+                    self.store.touch(c.key)
+
+            handle.control.heartbeat = touch_rows
             last_touch, paused_since = time.monotonic(), None
             for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, timelapse=True,
                                       control=handle.control, pause_seconds=pause_seconds(),
@@ -223,8 +229,7 @@ class JobManager:
                     timed_out = True
                     handle._cancel.set()
                 if now - last_touch > 10:
-                    for c in handle.configs:
-                        self.store.touch(c.key)
+                    touch_rows()
                     last_touch = now
             if timed_out:
                 snap = handle.snapshot = _as_stopped(snap, _stopped_message(handle.time_limit))

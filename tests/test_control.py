@@ -168,6 +168,15 @@ def test_a_run_paused_too_long_is_released_as_paused():
     assert final.final[0] is not None and final.state_dicts[0]
 
 
+def test_a_paused_wait_beats_its_heartbeat_until_released():
+    beats: list[int] = []
+    control = RunControl(heartbeat=lambda: beats.append(1), heartbeat_seconds=0.01)
+    control.pause()
+    assert control.wait_while_paused(0.2) is False and len(beats) >= 3
+    control.resume()
+    assert control.wait_while_paused(0.2) is True
+
+
 def test_step_needs_a_positive_count():
     with pytest.raises(ValueError, match="n must be >= 1"):
         RunControl().step(0)
