@@ -244,8 +244,10 @@ class BatchRun:
         return torch.sigmoid(Zg) if self.c0.loss == "bce" else torch.softmax(Zg, 1)
 
     def record(self) -> None:
+        """This epoch's time-lapse frame, quantised here as timelapse.quantise does (NaN -> 128)."""
         p = self.grid_probs()
-        self.recorder.add(self.epoch, p.reshape(self.K, p.shape[1], self.G, self.G).to("cpu", torch.float32).numpy())
+        q = torch.nan_to_num(p, nan=0.5).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
+        self.recorder.add(self.epoch, q.reshape(self.K, p.shape[1], self.G, self.G).cpu().numpy())
 
     def check_divergence(self, upto: int) -> None:
         if not upto:

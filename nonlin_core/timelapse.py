@@ -79,9 +79,9 @@ class Recorder:
     def wants(self, epoch: int) -> bool:
         return epoch in self.due and (not self.epochs or self.epochs[-1] != epoch)
 
-    def add(self, epoch: int, probs: np.ndarray) -> None:
-        """probs (K, C, G, G) in [0, 1] after `epoch` epochs."""
-        self.buf[:, len(self.epochs)] = quantise(probs)
+    def add(self, epoch: int, frame: np.ndarray) -> None:
+        """frame (K, C, G, G) after `epoch` epochs: uint8 as quantise() makes it, or probabilities in [0, 1]."""
+        self.buf[:, len(self.epochs)] = frame if frame.dtype == np.uint8 else quantise(frame)
         self.epochs.append(epoch)
 
     def so_far(self) -> Timelapse:
