@@ -59,7 +59,7 @@ def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser
     train.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     train.add_argument("--save", action="store_true", help="store the run in the run store (NONLIN_STORE)")
     train.add_argument("--timelapse", action="store_true",
-                       help="record the decision boundary's time-lapse (--json: its epochs and resolution)")
+                       help="record the decision boundary's time-lapse (--save always does); --json lists its epochs")
     runs = sub.add_parser("runs", help="list the stored runs, newest first")
     runs.add_argument("--json", action="store_true", help="print one JSON list of objects (times in ISO 8601, UTC)")
     runs.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N runs (default: 100)")
@@ -114,7 +114,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
     snap = None
-    for snap in trainer.steps(cancel=cancel, snapshot_seconds=0.2, timelapse=ns.timelapse,
+    for snap in trainer.steps(cancel=cancel, snapshot_seconds=0.2, timelapse=ns.timelapse or ns.save,
                               grid_resolution=TIMELAPSE_RESOLUTION):
         if not ns.json and sys.stderr.isatty():
             print(_bar(snap), end="", file=sys.stderr, flush=True)

@@ -39,7 +39,7 @@ def test_timelapse_epochs_in_the_json(store_path, args):
     assert epochs == frame_epochs(last)
 
 
-def test_without_the_flag_the_json_has_no_timelapse_and_save_stores_it(store_path):
+def test_without_the_flag_the_json_has_no_timelapse_and_save_always_stores_it(store_path):
     plain = train_json(store_path, *TINY, "--epochs", "30")
     assert "timelapse" not in plain
     saved = train_json(store_path, *TINY, "--epochs", "30", "--seed", "5", "--timelapse", "--save")
@@ -51,3 +51,10 @@ def test_without_the_flag_the_json_has_no_timelapse_and_save_stores_it(store_pat
         store.close()
     assert record.timelapse.epochs == saved["timelapse"]["epochs"]
     assert record.timelapse.frames.shape == (1, 31, 1, 60, 60)
+    unflagged = train_json(store_path, *TINY, "--epochs", "30", "--seed", "6", "--save")   # a stored run replays
+    assert "timelapse" not in unflagged
+    store = SQLiteStore(store_path)
+    try:
+        assert store.get(unflagged["key"]).timelapse.epochs == list(range(31))
+    finally:
+        store.close()
