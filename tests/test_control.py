@@ -58,7 +58,9 @@ def test_pause_then_resume_equals_an_uninterrupted_run(case):
     control.resume()
     final = list(steps)[-1]
     assert_same_end(final, reference)
-    assert final.timelapse.epochs[-1] == config.epochs   # recording went on across the pause
+    fresh = list(Trainer(config).steps(timelapse=True, grid_resolution=8))[-1].timelapse
+    assert final.timelapse.epochs == fresh.epochs and final.timelapse.epochs[-1] == config.epochs
+    assert np.array_equal(final.timelapse.frames, fresh.frames)   # recording went on across the pause
 
 
 @pytest.mark.parametrize("case", CASES)
