@@ -18,6 +18,7 @@ from .errors import DataError
 
 EXIT_USAGE = 2
 _HIDDEN = {"csv_path", "csv_sha256", "target"}   # set through --csv / --target
+TIMELAPSE_RESOLUTION = 60
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +58,8 @@ def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser
     train.add_argument("--target", metavar="COL", help="... whose column COL is the class")
     train.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     train.add_argument("--save", action="store_true", help="store the run in the run store (NONLIN_STORE)")
+    train.add_argument("--timelapse", action="store_true",
+                       help="record the decision boundary's time-lapse (--save always does); --json lists its epochs")
     runs = sub.add_parser("runs", help="list the stored runs, newest first")
     runs.add_argument("--json", action="store_true", help="print one JSON list of objects (times in ISO 8601, UTC)")
     runs.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N runs (default: 100)")
@@ -111,7 +114,8 @@ def cmd_train(ns: argparse.Namespace) -> int:
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
     snap = None
-    for snap in trainer.steps(cancel=cancel, snapshot_seconds=0.2):
+    for snap in trainer.steps(cancel=cancel, snapshot_seconds=0.2, timelapse=ns.timelapse or ns.save,
+                              grid_resolution=TIMELAPSE_RESOLUTION):
         if not ns.json and sys.stderr.isatty():
             print(_bar(snap), end="", file=sys.stderr, flush=True)
     m = snap.member(0)
@@ -121,12 +125,14 @@ def cmd_train(ns: argparse.Namespace) -> int:
     if ns.save:
         store = default_store()             # an unreadable store: main() prints one line
         store.finish(RunRecord(config.key, config, status, message, history, final, m.device, m.seconds,
-                               state_dict=m.state_dicts[0]))
+                               state_dict=m.state_dicts[0], timelapse=m.timelapse))
     if ns.json:
         out = {"config": config.to_dict(), "key": config.key, "status": status, "message": message,
                "device": m.device, "seconds": round(m.seconds, 4), "history": history,
                "final": {k: final[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "f1")}
                if final else None}
+        if ns.timelapse:
+            out["timelapse"] = {"epochs": m.timelapse.epochs, "resolution": m.timelapse.resolution}
         print(json.dumps(out))
     else:
         if sys.stderr.isatty():

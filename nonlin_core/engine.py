@@ -16,11 +16,13 @@ from torch.nn import functional as F
 
 from . import datasets
 from .config import RunConfig
+from .control import RunControl
 from .grid import grid_points
 from .metrics import final_metrics
 from .models import ACTIVATIONS, build_mlp, derive_seed, load_mlp, output_width
 from .optim import flat_optimizer
 from .snapshot import Snapshot
+from .timelapse import Recorder
 
 
 @dataclass
@@ -77,15 +79,15 @@ class BatchRun:
 
     def __init__(self, cfgs: list[RunConfig], data: datasets.Dataset, dev: torch.device, dt: torch.dtype, *,
                  snapshot_seconds: float, snapshot_every: int, grid: bool, grid_resolution: int,
-                 cancel: threading.Event | None):
+                 cancel: threading.Event | None, timelapse: bool = False, control: RunControl | None = None,
+                 pause_seconds: float | None = None):
         self.started = time.perf_counter()
         self.cfgs, self.data, self.dev, self.dt, self.K = cfgs, data, dev, dt, len(cfgs)
         self.c0 = c0 = cfgs[0]
         self.snapshot_seconds, self.snapshot_every = snapshot_seconds, snapshot_every
-        self.cancel, self.G = cancel, grid_resolution
+        self.G, self.control, self.pause_seconds = grid_resolution, control, pause_seconds
+        self.cancel = control.cancel_event if control is not None else cancel
         self.n_out = output_width(c0.loss, data.n_classes)
-        self.net = _make_net(cfgs, data.n_features, self.n_out, dev, dt)
-        self.opt = flat_optimizer(cfgs, self.net.params, self.net.grads)
         self.acts = _Activations([c.activation for c in cfgs], dev)
         self.ntr, self.nte = ntr, nte = len(data.y_train), len(data.y_test)
         self.X = torch.as_tensor(np.concatenate([data.X_train, data.X_test]).T.copy(), dtype=dt, device=dev)  # (F, N)
@@ -94,15 +96,26 @@ class BatchRun:
         self.avg = torch.zeros(ntr + nte, 2, dtype=dt, device=dev)  # per-sample values -> (train, test) means
         self.avg[:ntr, 0], self.avg[ntr:, 1] = 1 / ntr, 1 / nte
         self.full_batch = c0.batch_size == 0 or c0.batch_size >= ntr
-        # raw[k, e] = (loss, acc) x (train, test) at the params after e epochs; train part: see run()
-        self.raw = torch.full((self.K, c0.epochs + 1, 2, 2), float("nan"), dtype=dt, device=dev)
-        self.shufflers = [torch.Generator().manual_seed(derive_seed(c.seed, "shuffle")) for c in cfgs]
-        self.gX = None
-        if grid:
+        self.grid, self.timelapse, self.gX = grid, timelapse, None
+        if grid or timelapse:
             self.gX = torch.as_tensor(grid_points(data, resolution=grid_resolution).points.T.copy(), dtype=dt, device=dev)
-        self.status, self.messages = ["running"] * self.K, [""] * self.K
-        self.diverged_at = [c0.epochs + 1] * self.K
+        self.start_over()
+
+    def start_over(self) -> None:
+        """The untrained state: parameters and optimizer from the seeds, fresh shufflers, no history."""
+        cfgs, c0, dev, dt, K = self.cfgs, self.c0, self.dev, self.dt, self.K
+        self.net = _make_net(cfgs, self.data.n_features, self.n_out, dev, dt)
+        self.opt = flat_optimizer(cfgs, self.net.params, self.net.grads)
+        # raw[k, e] = (loss, acc) x (train, test) at the params after e epochs; train part: see run()
+        self.raw = torch.full((K, c0.epochs + 1, 2, 2), float("nan"), dtype=dt, device=dev)
+        self.shufflers = [torch.Generator().manual_seed(derive_seed(c.seed, "shuffle")) for c in cfgs]
+        self.status, self.messages = ["running"] * K, [""] * K
+        self.diverged_at = [c0.epochs + 1] * K
         self.epoch = 0
+        self.recorder = None
+        if self.timelapse:
+            self.recorder = Recorder(c0.epochs, K, 1 if c0.loss == "bce" else self.data.n_classes, self.G)
+            self.record()
 
     def forward(self, A: Tensor, keep: bool = True):
         """A (1 or K, F, n) -> logits (K, out, n), inputs of each layer, pre-activations of hidden layers."""
@@ -158,12 +171,27 @@ class BatchRun:
     def run(self) -> Iterator[Snapshot]:
         last_snap, E, ntr, c0 = time.perf_counter(), self.c0.epochs, self.ntr, self.c0
         zbuf = None if self.full_batch else torch.empty(self.K, self.n_out, ntr, dtype=self.dt, device=self.dev)
-        for e in range(E):
+        while self.epoch < E:
+            action = "train" if self.control is None else self.control.next_action()
+            if action == "reset":
+                self.start_over()
+                continue
+            if action == "pause" and not self.cancel.is_set():
+                if self.full_batch and self.epoch:
+                    self.fill_test_metrics()        # paused: the history up to this epoch, test metrics too
+                self.check_divergence(self.epoch)
+                if "running" not in self.status:
+                    break
+                yield self.snapshot(final=False, paused=True)
+                if not self.control.wait_while_paused(self.pause_seconds):
+                    self.end_running("paused", f"released after {self.pause_seconds:g} s paused "
+                                     "(NONLIN_PAUSE_SECONDS); run it again to train it")
+                    break
+                continue
             if self.cancel is not None and self.cancel.is_set():
-                self.messages = ["cancelled by the user" if s == "running" else m
-                                 for s, m in zip(self.status, self.messages)]
-                self.status = ["cancelled" if s == "running" else s for s in self.status]
+                self.end_running("cancelled", "cancelled by the user")
                 break
+            e = self.epoch
             if self.full_batch:
                 # one forward over [train; test] before the step: train metrics of epoch e+1 (the textbook
                 # loss.item()) and test metrics after epoch e; train columns alone are backpropagated
@@ -183,6 +211,8 @@ class BatchRun:
                 Zt, _, _ = self.forward(self.X[:, ntr:].unsqueeze(0), keep=False)
                 self.raw[:, e + 1, :, 1] = self.per_sample(Zt, self.target[ntr:]).mean(2)
             self.epoch = e + 1
+            if self.recorder is not None and self.recorder.wants(self.epoch):
+                self.record()
             now = time.perf_counter()
             if (self.snapshot_every and self.epoch % self.snapshot_every == 0) or now - last_snap >= self.snapshot_seconds:
                 self.check_divergence(self.epoch - 1 if self.full_batch else self.epoch)
@@ -191,11 +221,33 @@ class BatchRun:
                 last_snap = now
                 yield self.snapshot(final=False)
         if self.full_batch:  # test metrics after the last step
-            Z, _, _ = self.forward(self.X.unsqueeze(0), keep=False)
-            self.raw[:, self.epoch, :, 1] = (self.per_sample(Z, self.target) @ self.avg)[:, :, 1]
+            self.fill_test_metrics()
         self.check_divergence(self.epoch)
         self.status = ["done" if s == "running" else s for s in self.status]
+        if self.recorder is not None and (not self.recorder.epochs or self.recorder.epochs[-1] != self.epoch):
+            self.record()                       # a run that ended early: its last frame is where it stopped
         yield self.snapshot(final=True)
+
+    def end_running(self, status: str, message: str) -> None:
+        """Members still running end with this status and message."""
+        self.messages = [message if s == "running" else m for s, m in zip(self.status, self.messages)]
+        self.status = [status if s == "running" else s for s in self.status]
+
+    def fill_test_metrics(self) -> None:
+        """Full batch: test metrics after the last step (the next epoch's forward would compute the same)."""
+        Z, _, _ = self.forward(self.X.unsqueeze(0), keep=False)
+        self.raw[:, self.epoch, :, 1] = (self.per_sample(Z, self.target) @ self.avg)[:, :, 1]
+
+    def grid_probs(self) -> Tensor:
+        """Class probabilities over the grid, (K, C, G*G): C = 1 (P(class 1)) for bce."""
+        Zg, _, _ = self.forward(self.gX.unsqueeze(0), keep=False)
+        return torch.sigmoid(Zg) if self.c0.loss == "bce" else torch.softmax(Zg, 1)
+
+    def record(self) -> None:
+        """This epoch's time-lapse frame, quantised here as timelapse.quantise does (NaN -> 128)."""
+        p = self.grid_probs()
+        q = torch.nan_to_num(p, nan=0.5).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
+        self.recorder.add(self.epoch, q.reshape(self.K, p.shape[1], self.G, self.G).cpu().numpy())
 
     def check_divergence(self, upto: int) -> None:
         if not upto:
@@ -209,8 +261,8 @@ class BatchRun:
                 self.messages[k] = (f"loss became non-finite at epoch {first + 1}: lr {self.cfgs[k].lr:g} is too "
                                     "high for this model; lower the learning rate")
 
-    def snapshot(self, final: bool) -> Snapshot:
-        upto = self.epoch if final or not self.full_batch else self.epoch - 1  # full batch: test comes next step
+    def snapshot(self, final: bool, paused: bool = False) -> Snapshot:
+        upto = self.epoch if final or paused or not self.full_batch else self.epoch - 1  # full batch: test comes next
         raw, K = self.raw, self.K
         hist = {"train_loss": raw[:, :upto, 0, 0], "test_loss": raw[:, 1:upto + 1, 0, 1],
                 "train_acc": raw[:, :upto, 1, 0], "test_acc": raw[:, 1:upto + 1, 1, 1]}
@@ -221,13 +273,14 @@ class BatchRun:
             for v in hist.values():
                 v[k, self.diverged_at[k]:] = np.nan
         probs = None
-        if self.gX is not None:
-            Zg, _, _ = self.forward(self.gX.unsqueeze(0), keep=False)
-            p = torch.sigmoid(Zg[:, 0]) if self.c0.loss == "bce" else torch.softmax(Zg, 1)
-            p = torch.stack([1 - p, p], 1) if self.c0.loss == "bce" else p
+        if self.grid:
+            p = self.grid_probs()
+            p = torch.cat([1 - p, p], 1) if self.c0.loss == "bce" else p
             probs = p.reshape(K, self.data.n_classes, self.G, self.G).to("cpu", torch.float32).numpy()
-        snap = Snapshot(upto, self.c0.epochs, hist, list(self.status), list(self.messages), probs,
-                        seconds=time.perf_counter() - self.started, device=str(self.dev))
+        status = ["paused" if s == "running" else s for s in self.status] if paused else list(self.status)
+        snap = Snapshot(upto, self.c0.epochs, hist, status, list(self.messages), probs,
+                        seconds=time.perf_counter() - self.started, device=str(self.dev),
+                        timelapse=None if self.recorder is None else self.recorder.so_far())
         if final:
             snap.final, snap.state_dicts = self.finish()
         return snap

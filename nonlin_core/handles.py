@@ -5,18 +5,21 @@ import hashlib
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .config import RunConfig
+from .control import RunControl
 from .training import Snapshot
 
 
 @dataclass(eq=False)
 class JobHandle:
-    """A submitted job: one run or a batch of K runs trained together."""
+    """A submitted job: one run or a batch of K runs trained together; pause/resume/step/reset drive it
+    while it trains (a paused job keeps its worker until NONLIN_PAUSE_SECONDS, then ends "paused")."""
     configs: list[RunConfig]
     key: str
-    status: str = "queued"                 # queued, running, done, failed, cancelled, stopped (members: snapshot)
+    status: str = "queued"                 # queued, running, paused, then done, failed, cancelled, stopped, paused
     message: str = ""
     snapshot: Snapshot | None = None       # latest; history so far, grid, finals when done
     from_cache: bool = False
@@ -26,6 +29,10 @@ class JobHandle:
     order: int = field(default_factory=itertools.count().__next__)   # submission order (the pool is FIFO)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def __post_init__(self) -> None:
+        self.control = RunControl(self._cancel)
 
     @property
     def keys(self) -> list[str]:
@@ -36,10 +43,41 @@ class JobHandle:
         return self._done.is_set()
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.control.cancel()
+
+    def pause(self) -> None:
+        """Pause before the next epoch, keeping model, optimizer and shuffling state."""
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def step(self, n: int = 1) -> None:
+        """Train n more epochs, then pause."""
+        self.control.step(n)
+
+    def reset(self) -> None:
+        """Start again from the untrained model (same seed); a paused job stays paused."""
+        self.control.reset()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
+
+    def wait_until(self, predicate: Callable[[JobHandle], bool], timeout: float | None = None) -> bool:
+        """Block until predicate(handle) holds, checked at each new snapshot and when the job ends."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
+
+    def publish(self, snapshot: Snapshot | None = None, status: str | None = None, message: str | None = None) -> None:
+        """For the job manager: a new snapshot and/or status; wakes wait_until."""
+        with self._changed:
+            if snapshot is not None:
+                self.snapshot = snapshot
+            if status is not None:
+                self.status = status
+            if message is not None:
+                self.message = message
+            self._changed.notify_all()
 
     def member_status(self, k: int = 0) -> str:
         """Status of member k: queued/running until its result exists."""

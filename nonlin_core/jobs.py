@@ -19,10 +19,11 @@ from .config import ConfigError, RunConfig
 from .errors import DataError
 from .grid import decision_grid
 from .handles import JobHandle, SweepHandle, batch_handle_key
-from .limits import max_job_seconds
+from .limits import max_job_seconds, pause_seconds
 from .models import load_mlp
 from .snapshot import padded_history
 from .store import FINISHED, RunRecord, RunStore, history_lists
+from .timelapse import Timelapse
 from .training import METRICS, Snapshot, Trainer, check_batch
 
 
@@ -199,7 +200,7 @@ class JobManager:
         if handle._cancel.is_set():
             self._close(handle, "cancelled", "cancelled before it started")
             return
-        handle.status = "running"
+        handle.publish(status="running")
         deadline = _deadline(handle.time_limit) if deadline is None else deadline
         timed_out = begun = False
         try:
@@ -207,25 +208,37 @@ class JobManager:
             for c in handle.configs:
                 self.store.begin(c)
             begun = True
-            last_touch = time.monotonic()
-            for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, cancel=handle._cancel,
+
+            def touch_rows() -> None:   # also while paused: other processes' recover() must not see it dead
+                for c in handle.configs:
+                    self.store.touch(c.key)
+
+            handle.control.heartbeat = touch_rows
+            last_touch, paused_since = time.monotonic(), None
+            for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, timelapse=True,
+                                      control=handle.control, pause_seconds=pause_seconds(),
                                       snapshot_seconds=self.snapshot_seconds):
-                handle.snapshot = snap
-                if time.monotonic() > deadline and not handle._cancel.is_set():
+                now = time.monotonic()
+                if paused_since is not None:            # time paused does not count against the time limit
+                    deadline, paused_since = deadline + now - paused_since, None
+                paused = "paused" in snap.status and not snap.done
+                handle.publish(snap, "paused" if paused else "running")
+                if paused:
+                    paused_since = now
+                if now > deadline and not handle._cancel.is_set():
                     timed_out = True
                     handle._cancel.set()
-                if time.monotonic() - last_touch > 10:
-                    for c in handle.configs:
-                        self.store.touch(c.key)
-                    last_touch = time.monotonic()
+                if now - last_touch > 10:
+                    touch_rows()
+                    last_touch = now
             if timed_out:
                 snap = handle.snapshot = _as_stopped(snap, _stopped_message(handle.time_limit))
             for k, c in enumerate(handle.configs):
                 m = snap.member(k)
                 self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
                     {name: m.history[name][0] for name in METRICS}), m.final[0], m.device, m.seconds,
-                    state_dict=m.state_dicts[0]))
-            overall = next((s for s in ("stopped", "cancelled") if s in snap.status), "done")
+                    state_dict=m.state_dicts[0], timelapse=m.timelapse))
+            overall = next((s for s in ("stopped", "cancelled", "paused") if s in snap.status), "done")
             msg = next((m for m in snap.messages if m), "")
             self._close(handle, overall if len(handle.configs) > 1 else snap.status[0], msg)
         except (DataError, ConfigError) as exc:
@@ -243,11 +256,12 @@ class JobManager:
         self._close(handle, "failed", message)
 
     def _close(self, handle: JobHandle, status: str, message: str) -> None:
-        handle.status, handle.message = status, message
+        handle.publish(status=status, message=message)
         with self._lock:
             if self._active.get(handle.key) is handle:
                 del self._active[handle.key]
         handle._done.set()
+        handle.publish()
 
 
 def _deadline(time_limit: float) -> float:
@@ -276,7 +290,8 @@ class _SweepSlot:
 
 
 def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -> Snapshot:
-    """A final Snapshot rebuilt from stored runs: history, finals, state dicts and a fresh grid."""
+    """A final Snapshot rebuilt from stored runs: history, finals, state dicts, time-lapse (None unless every
+    member has one) and a fresh grid."""
     c0 = records[0].config
     data = datasets.load(c0)
     hist = padded_history([r.history for r in records])   # a diverged member's history is shorter
@@ -285,4 +300,5 @@ def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -
     epochs_done = hist["train_loss"].shape[1]
     return Snapshot(epochs_done, c0.epochs, hist, [r.status for r in records], [r.message for r in records],
                     np.stack(grids), [r.final for r in records], [r.state_dict for r in records],
-                    seconds=sum(r.seconds for r in records), device=records[0].device)
+                    seconds=sum(r.seconds for r in records), device=records[0].device,
+                    timelapse=Timelapse.stack([r.timelapse for r in records]))

@@ -14,6 +14,7 @@ CAP_DEFAULTS = {"samples": 20_000, "epochs": 5_000, "depth": 8, "width": 256, "b
 # backstop for a wrong estimate.
 MAX_WORK_DEFAULT = 1e12
 MAX_JOB_SECONDS_DEFAULT = 900.0
+PAUSE_SECONDS_DEFAULT = 600.0
 
 
 def cap(name: str, default: int) -> int:
@@ -49,3 +50,8 @@ def max_work() -> float:
 def max_job_seconds() -> float:
     """NONLIN_MAX_JOB_SECONDS: wall-clock limit of a running job, then it is stopped; 0 = no limit."""
     return _env_number("NONLIN_MAX_JOB_SECONDS", MAX_JOB_SECONDS_DEFAULT)
+
+
+def pause_seconds() -> float | None:
+    """NONLIN_PAUSE_SECONDS: a job paused this long is released (ended, stored "paused"); 0 = never (None)."""
+    return _env_number("NONLIN_PAUSE_SECONDS", PAUSE_SECONDS_DEFAULT) or None

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .timelapse import Timelapse
+
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -15,13 +17,14 @@ class Snapshot:
     epoch: int
     epochs: int
     history: dict[str, np.ndarray]            # METRICS -> (K, epoch)
-    status: list[str]                         # per member: running, done, diverged, cancelled
+    status: list[str]                         # per member: running, paused, done, diverged, cancelled
     messages: list[str]
     grid: np.ndarray | None = None            # (K, classes, G, G) class probabilities
     final: list[dict | None] | None = None    # per member, once the run has ended
     state_dicts: list[dict] | None = None     # per member, once the run has ended
     seconds: float = 0.0
     device: str = "cpu"
+    timelapse: Timelapse | None = None        # frames recorded so far (all of them in the final snapshot)
 
     @property
     def done(self) -> bool:
@@ -33,7 +36,8 @@ class Snapshot:
             return None if x is None else x[k:k + 1]
         return dataclasses.replace(self, history={m: v[k:k + 1] for m, v in self.history.items()},
                                    status=[self.status[k]], messages=[self.messages[k]], grid=pick(self.grid),
-                                   final=pick(self.final), state_dicts=pick(self.state_dicts))
+                                   final=pick(self.final), state_dicts=pick(self.state_dicts),
+                                   timelapse=None if self.timelapse is None else self.timelapse.member(k))
 
 
 def padded_history(histories: list[dict[str, list[float]]]) -> dict[str, np.ndarray]:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .config import RunConfig
+from .timelapse import Timelapse
 
 PROCESS_TOKEN = uuid.uuid4().hex          # one per process: tells this process's rows from others'
 FINISHED = ("done", "diverged")           # served from the store without training
@@ -41,6 +42,7 @@ class RunRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     state_dict: dict | None = None        # only from get(), not from list_runs()
+    timelapse: Timelapse | None = None    # only from get(); None for runs stored before time-lapses
 
 
 class RunStore(Protocol):
@@ -82,7 +84,8 @@ class SQLiteStore:
         key TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
         history TEXT NOT NULL DEFAULT '{}', final TEXT, state_dict BLOB, device TEXT NOT NULL DEFAULT '',
         seconds REAL NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL, updated_at REAL NOT NULL)"""
+        created_at REAL NOT NULL, updated_at REAL NOT NULL, timelapse BLOB)"""
+    ADDED_COLUMNS = {"timelapse": "BLOB"}     # columns newer than a store file: added in place when it opens
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -110,11 +113,19 @@ class SQLiteStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(self.SCHEMA)
+            self._migrate(db)
             db.execute("CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at)")
         except sqlite3.DatabaseError:
             db.close()
             raise
         return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Upgrade a store file made by an older schema: add the columns it lacks (old rows get NULL)."""
+        have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        for name, kind in self.ADDED_COLUMNS.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
     def recover(self) -> int:
         """Mark rows that a dead process left queued/running as interrupted; returns how many."""
@@ -153,35 +164,39 @@ class SQLiteStore:
             buf = io.BytesIO()
             torch.save(record.state_dict, buf)
             blob = buf.getvalue()
+        frames = None if record.timelapse is None else record.timelapse.to_bytes()
         now = time.time()
         with self._lock:
             self._db.execute(
                 "INSERT INTO runs(key, config, status, message, history, final, state_dict, device, seconds, owner,"
-                " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
-                "status=excluded.status, message=excluded.message, history=excluded.history, final=excluded.final,"
-                " state_dict=excluded.state_dict, device=excluded.device, seconds=excluded.seconds,"
-                " owner=excluded.owner, updated_at=excluded.updated_at",
+                " created_at, updated_at, timelapse) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE"
+                " SET status=excluded.status, message=excluded.message, history=excluded.history,"
+                " final=excluded.final, state_dict=excluded.state_dict, device=excluded.device,"
+                " seconds=excluded.seconds, owner=excluded.owner, updated_at=excluded.updated_at,"
+                " timelapse=excluded.timelapse",
                 (record.key, record.config.to_json(), record.status, record.message, json.dumps(record.history),
                  json.dumps(record.final) if record.final is not None else None, blob, record.device,
-                 record.seconds, _owner(), now, now))
+                 record.seconds, _owner(), now, now, frames))
 
     _COLUMNS = "key, config, status, message, history, final, device, seconds, created_at, updated_at"
     _LIST_COLUMNS = _COLUMNS.replace("history", "'{}'")          # listing never parses histories
 
-    def _record(self, row, state_blob=None) -> RunRecord:
+    def _record(self, row, state_blob=None, frames_blob=None) -> RunRecord:
         key, config, status, message, history, final, device, seconds, created, updated = row
         state = torch.load(io.BytesIO(state_blob), weights_only=True) if state_blob else None
         return RunRecord(key, RunConfig.from_dict(json.loads(config)), status, message, json.loads(history),
-                         json.loads(final) if final else None, device, seconds, created, updated, state)
+                         json.loads(final) if final else None, device, seconds, created, updated, state,
+                         Timelapse.from_bytes(frames_blob) if frames_blob else None)
 
     def get(self, key: str) -> RunRecord | None:
-        """The whole run: history and state dict too."""
+        """The whole run: history, state dict and time-lapse too."""
         with self._lock:
-            row = self._db.execute(f"SELECT {self._COLUMNS}, state_dict FROM runs WHERE key=?", (key,)).fetchone()
-        return self._record(row[:-1], row[-1]) if row else None
+            row = self._db.execute(f"SELECT {self._COLUMNS}, state_dict, timelapse FROM runs WHERE key=?",
+                                   (key,)).fetchone()
+        return self._record(row[:-2], row[-2], row[-1]) if row else None
 
     def list_runs(self, limit: int = 100, status: str | None = None, *, offset: int = 0) -> list[RunRecord]:
-        """Newest first, without histories (history == {}) or state dicts; get(key) has them."""
+        """Newest first, without histories (history == {}), state dicts or time-lapses; get(key) has them."""
         where, args = (" WHERE status=?", (status,)) if status else ("", ())
         with self._lock:
             rows = self._db.execute(f"SELECT {self._LIST_COLUMNS} FROM runs{where} ORDER BY updated_at DESC "

@@ -11,11 +11,12 @@ import torch
 
 from . import datasets
 from .config import ConfigError, RunConfig
+from .control import RunControl
 from .engine import BatchRun
 from .snapshot import METRICS, Snapshot
 from .tuning import configure_process
 
-__all__ = ["METRICS", "PER_MEMBER", "Snapshot", "Trainer", "batch_key", "check_batch", "pick_device", "train",
+__all__ = ["METRICS", "PER_MEMBER", "RunControl", "Snapshot", "Trainer", "batch_key", "check_batch", "pick_device", "train",
            "train_steps"]
 
 PER_MEMBER = ("seed", "activation", "lr", "momentum", "weight_decay")  # may differ inside one batch
@@ -64,13 +65,18 @@ class Trainer:
         configure_process(freeze_gc=False)   # a no-op once the app or the CLI has set the process up
 
     def steps(self, *, snapshot_seconds: float = 0.25, snapshot_every: int = 0, grid: bool = False,
-              grid_resolution: int = 60, cancel: threading.Event | None = None) -> Iterator[Snapshot]:
+              grid_resolution: int = 60, cancel: threading.Event | None = None, timelapse: bool = False,
+              control: RunControl | None = None, pause_seconds: float | None = None) -> Iterator[Snapshot]:
         """Train; yield a Snapshot every snapshot_seconds (and every snapshot_every epochs, if set) and a
-        last one with final metrics and state dicts. Every epoch's metrics are recorded."""
+        last one with final metrics and state dicts. Every epoch's metrics are recorded; with timelapse, the
+        grid at timelapse.frame_epochs too. A control (its cancel event replaces `cancel`) pauses, steps and
+        resets the run; paused, it yields a snapshot (members "paused") and blocks, and after pause_seconds
+        paused (None: never) the run ends with its members "paused"."""
         with torch.no_grad():
             yield from BatchRun(self.configs, self.data, self.device, self.dtype, snapshot_seconds=snapshot_seconds,
                                 snapshot_every=snapshot_every, grid=grid, grid_resolution=grid_resolution,
-                                cancel=cancel).run()
+                                cancel=cancel, timelapse=timelapse, control=control,
+                                pause_seconds=pause_seconds).run()
 
 
 def train_steps(config: RunConfig, **kwargs) -> Iterator[Snapshot]:

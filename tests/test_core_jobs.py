@@ -114,6 +114,8 @@ def assert_same_run(a, b):
         assert sa.keys() == sb.keys()
         for name in sa:
             assert torch.equal(sa[name], sb[name]), name
+    assert a.timelapse is not None and b.timelapse is not None       # a stored run replays its time-lapse
+    assert a.timelapse.epochs == b.timelapse.epochs and np.array_equal(a.timelapse.frames, b.timelapse.frames)
 
 
 # --- dedupe and the store ------------------------------------------------------------------------

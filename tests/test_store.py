@@ -2,6 +2,7 @@
 store file is moved aside (never deleted) for a fresh store, said once in the log and by the CLI."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -9,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nonlin_core.config import RunConfig
 from nonlin_core.store import RunRecord, SQLiteStore, default_store
+from nonlin_core.timelapse import Timelapse
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = {"train_loss": [0.5, 0.25], "test_acc": [0.5, 0.75], "epoch": [1, 2]}
@@ -46,6 +49,54 @@ def test_list_runs_never_parses_a_history(store):
     store._db.execute("UPDATE runs SET history='not json' WHERE key=?", (config.key,))
     assert [r.key for r in store.list_runs()] == [config.key]          # a parse would raise here
     with pytest.raises(ValueError):
+        store.get(config.key)
+
+
+OLD_SCHEMA = """CREATE TABLE runs (
+    key TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
+    history TEXT NOT NULL DEFAULT '{}', final TEXT, state_dict BLOB, device TEXT NOT NULL DEFAULT '',
+    seconds REAL NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL, updated_at REAL NOT NULL)"""
+
+
+def a_timelapse(seed: int = 0) -> Timelapse:
+    frames = np.random.default_rng(seed).integers(0, 256, (1, 3, 1, 5, 5), dtype=np.uint8)
+    return Timelapse([0, 1, 7], frames)
+
+
+def test_a_store_made_by_the_old_schema_is_upgraded_in_place(store_path):
+    old = RunConfig(seed=1, epochs=2)
+    db = sqlite3.connect(store_path)
+    db.execute(OLD_SCHEMA)
+    db.execute("INSERT INTO runs(key, config, status, history, created_at, updated_at) VALUES (?,?,?,?,?,?)",
+               (old.key, old.to_json(), "done", json.dumps(HISTORY), 1.0, 1.0))
+    db.commit()
+    db.close()
+    store = SQLiteStore(store_path)
+    try:
+        assert store.moved_aside is None
+        record = store.get(old.key)
+        assert record.status == "done" and record.history == HISTORY and record.timelapse is None   # an old run
+        new = RunConfig(seed=2, epochs=7)
+        store.finish(RunRecord(new.key, new, "done", "", HISTORY, None, "cpu", 0.5, timelapse=a_timelapse()))
+        got = store.get(new.key).timelapse
+        assert got.epochs == [0, 1, 7] and np.array_equal(got.frames, a_timelapse().frames)
+    finally:
+        store.close()
+    reopened = SQLiteStore(store_path)                   # upgraded once: a second open changes nothing
+    try:
+        assert reopened.get(new.key).timelapse.epochs == [0, 1, 7] and reopened.get(old.key).timelapse is None
+    finally:
+        reopened.close()
+
+
+def test_list_runs_never_reads_a_time_lapse(store):
+    config = RunConfig(seed=3, epochs=7)
+    store.finish(RunRecord(config.key, config, "done", "", HISTORY, None, "cpu", 0.5, timelapse=a_timelapse(3)))
+    store._db.execute("UPDATE runs SET timelapse=X'00' WHERE key=?", (config.key,))
+    (listed,) = store.list_runs()                       # a read would fail on these bytes
+    assert listed.key == config.key and listed.timelapse is None
+    with pytest.raises(Exception):  # noqa: B017 - whatever numpy raises for bytes that are not an .npz
         store.get(config.key)
 
 
