@@ -14,14 +14,14 @@ from nonlin_core.store import RunRecord
 from nonlin_ui import resources
 from nonlin_ui.controls import display_name
 
-RERUNNABLE = ("interrupted", "failed", "cancelled")
-STATUSES = ("done", "interrupted", "failed", "diverged", "cancelled", "stopped")
+RERUNNABLE = ("interrupted", "failed", "cancelled", "stopped", "paused")
+STATUSES = ("done", "interrupted", "failed", "diverged", "cancelled", "stopped", "paused")
 PAGE_SIZE = 50
 # Material icons (Streamlit's own font): emoji render as empty boxes where the browser has no emoji font
 STATUS_ICON = {"done": ":material/check_circle:", "diverged": ":material/trending_up:",
                "running": ":material/hourglass_top:", "queued": ":material/hourglass_top:",
                "interrupted": ":material/warning:", "failed": ":material/error:", "cancelled": ":material/stop_circle:",
-               "stopped": ":material/timer_off:"}
+               "stopped": ":material/timer_off:", "paused": ":material/pause_circle:"}
 
 
 def describe(config: RunConfig) -> str:
