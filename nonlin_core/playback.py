@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from . import plots
 from .config import RunConfig
 from .inspection import BoundaryFrame
-from .timelapse import Timelapse
+from .timelapse import Timelapse, quantise
 
 WATCH_SECONDS = 8.0                         # 1x plays the whole time-lapse in this long
 SPEEDS = (("¼×", 0.25), ("½×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0))
@@ -45,6 +45,15 @@ def quantised_fields(probs: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     heat = np.round(1000 * (best + 0.999 * confidence)).astype(np.uint16)
     margins = [np.round(100 * (probs[c] - np.delete(probs, c, axis=0).max(0))).astype(np.int8) for c in range(C)]
     return heat, margins
+
+
+def with_latest(timelapse: Timelapse, grid: np.ndarray | None, epoch: int) -> Timelapse:
+    """The time-lapse ending at `epoch` with the grid (K, classes, G, G) there (a paused run's boundary is
+    rarely on the frame schedule); unchanged when that frame is recorded already or there is no grid."""
+    if grid is None or (timelapse.epochs and timelapse.epochs[-1] >= epoch) or grid.shape[-1] != timelapse.resolution:
+        return timelapse
+    frame = quantise(grid[:, 1:] if timelapse.frames.shape[2] == 1 else grid)[:, None]
+    return Timelapse([*timelapse.epochs, int(epoch)], np.concatenate([timelapse.frames, frame], axis=1))
 
 
 def thinned(frame: BoundaryFrame, max_points: int = MAX_POINTS) -> BoundaryFrame:

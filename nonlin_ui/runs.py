@@ -103,17 +103,18 @@ def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -
                width=110)
     if lab:
         lab_buttons(row, handle, slot)
-        row.toggle("Train on change", key=f"{slot}_train_on_change", value=True,
+        row.toggle("Train on change", key=f"{slot}_train_on_change",
                    help="Changing a model or data setting trains it at once (this page's previous run stops)")
     return handle
 
 
 def changed(configs: list[RunConfig], slot: str) -> bool:
     """Train on change is on and configs differ from the ones this page showed last (not on a first load)."""
+    st.session_state.setdefault(f"{slot}_train_on_change", True)      # on by default (set before the widget)
     key, seen = batch_handle_key(configs), f"shown_{slot}"
     last = st.session_state.get(seen)
     st.session_state[seen] = key
-    return last is not None and last != key and st.session_state.get(f"{slot}_train_on_change", True)
+    return last is not None and last != key and st.session_state[f"{slot}_train_on_change"]
 
 
 def previous(slot: str) -> JobHandle | None:
@@ -154,14 +155,14 @@ def lab_action(handle: JobHandle, action: str, n: int = 1) -> None:
 
 
 def lab_buttons(row, handle: JobHandle | None, slot: str) -> None:
-    """Pause (Resume when paused), Step +1, Step +10 and Reset: this session's live run only."""
+    """Pause, Resume, Step +1, Step +10 and Reset: this session's live run only (always all drawn: buttons
+    that come and go shift their neighbours, and a click can land on the one that moved)."""
     own = stoppable(handle)
     paused = own and handle.status == "paused"
-    if paused:
-        row.button("Resume", key=f"btn_{slot}_resume", on_click=lab_action, args=(handle, "resume"), width=110)
-    else:
-        row.button("Pause", key=f"btn_{slot}_pause", on_click=lab_action, args=(handle, "pause"),
-                   disabled=not (own and handle.status == "running"), width=110)
+    row.button("Pause", key=f"btn_{slot}_pause", on_click=lab_action, args=(handle, "pause"),
+               disabled=not own or paused, width=110)   # a queued run pauses at epoch 0
+    row.button("Resume", key=f"btn_{slot}_resume", on_click=lab_action, args=(handle, "resume"),
+               disabled=not paused, width=110)
     for n in (1, 10):
         row.button(f"Step +{n}", key=f"btn_{slot}_step{n}", on_click=lab_action, args=(handle, "step", n),
                    disabled=not paused, width=110, help=f"Train {n} more epoch{'s' if n > 1 else ''}, then pause")

@@ -67,7 +67,8 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         left, right = st.columns([3, 2], gap="medium")
         with left:
             if snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
-                fig = playback.boundary_timelapse(frame, snap.timelapse, config=config, large=large,
+                timelapse = playback.with_latest(snap.timelapse, snap.grid, snap.epoch)
+                fig = playback.boundary_timelapse(frame, timelapse, config=config, large=large,
                                                   title="Decision boundary", history=snap.history)
                 st.plotly_chart(fig, key="boundary", config=CHART)
             elif stand_in is not None:

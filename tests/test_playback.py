@@ -108,3 +108,12 @@ def test_points_are_thinned_for_playback_but_keep_both_splits_and_classes():
     fig = playback.boundary_timelapse(frame, tl, config=config)
     drawn = sum(len(t.x) for t in fig.data if t.type == "scatter")
     assert drawn <= playback.MAX_POINTS
+
+
+def test_a_paused_run_ends_its_time_lapse_at_the_paused_epoch():
+    tl, config, frame = synthetic(2, K=1)
+    part = Timelapse(tl.epochs[:50], tl.frames[:, :50])
+    grid = tl.probabilities(60)                                          # (1, 2, G, G)
+    longer = playback.with_latest(part, grid, 999)
+    assert longer.epochs == [*part.epochs, 999] and np.array_equal(longer.frames[:, -1], tl.frames[:, 60])
+    assert playback.with_latest(part, grid, part.epochs[-1]) is part and playback.with_latest(part, None, 999) is part

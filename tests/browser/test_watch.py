@@ -138,3 +138,83 @@ def test_a_finished_run_plays_in_the_browser_without_the_server(page, server):
     shoot(page, "watch_scrubber_1400x1000.png")
     plotly_button(page, "❚❚ Pause").click()
     assert not real_errors(page), page.errors
+
+
+SIZES = ((1400, 1000), (1280, 720), (1024, 768))
+
+
+def shoot_sizes(page, name: str) -> None:
+    """The viewport at each of SIZES: name_WxH.png."""
+    size = page.viewport_size
+    for w, h in SIZES:
+        page.set_viewport_size({"width": w, "height": h})
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        shoot(page, f"{name}_{w}x{h}.png")
+    page.set_viewport_size(size)
+
+
+def lab_button(page, name: str):
+    """Pause, step1, ... (the button itself: with a help tooltip the container holds two nodes that match)."""
+    return page.locator(f".st-key-btn_pg_{name} [data-testid^='stBaseButton']").first
+
+
+def paused_epoch(page) -> int:
+    status_starts(page, "Paused at epoch")
+    return int(re.match(r"Paused at epoch (\d+)", page.inner_text(".st-key-run_status")).group(1))
+
+
+def test_pause_step_reset_resume_and_stop_from_the_page(page, server):
+    page.goto(server + "/?epochs=5000&seed=3&batch_size=16")     # ~50 steps an epoch: minutes
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.locator(".st-key-btn_pg_train button").click()
+    status_starts(page, "Running")
+    page.wait_for_function(f"() => {{ const gd = document.querySelector('{CHART}');"
+                           " return gd && gd.layout.meta && gd.layout.meta.epoch >= 50; }")
+    shoot_sizes(page, "watch_live")
+    lab_button(page, "pause").click()
+    k = paused_epoch(page)
+    page.wait_for_selector(f"{CHART} .slider-group > .slider-label")       # the paused run: its time-lapse so far
+    assert page.text_content(f"{CHART} .slider-group > .slider-label").startswith(f"epoch {k}")
+    shoot_sizes(page, "watch_paused")
+    lab_button(page, "step10").click()
+    page.wait_for_function("(e) => document.querySelector('.st-key-run_status').innerText.startsWith("
+                           "`Paused at epoch ${e} `)", arg=k + 10)
+    lab_button(page, "step1").click()
+    page.wait_for_function("(e) => document.querySelector('.st-key-run_status').innerText.startsWith("
+                           "`Paused at epoch ${e} `)", arg=k + 11)
+    page.locator(f"{CHART} .slider-rail-touch-rect").click(position={"x": 60, "y": 5})    # scrub back
+    page.wait_for_function(f"(k) => !document.querySelector('{CHART} .slider-group > .slider-label').textContent"
+                           ".startsWith(`epoch ${k}`)", arg=k + 11)
+    shoot_sizes(page, "watch_scrubber")
+    lab_button(page, "reset").click()
+    status_starts(page, "Paused at epoch 0 /")                                # the same seed, untrained
+    lab_button(page, "resume").click()
+    status_starts(page, "Running")
+    lab_button(page, "stop").click()
+    status_starts(page, "Stopped")
+    assert not real_errors(page), page.errors
+
+
+def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page, server):
+    page.goto(server + "/?epochs=300&seed=5")
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.locator(".st-key-btn_pg_train button").click()
+    status_starts(page, "Done")
+    page.wait_for_selector(f"{CHART} .slider-group > .slider-label")
+    page.evaluate(SAMPLER)
+    page.wait_for_function("() => window.__watch.samples.length > 0")
+    before = samples(page)[-1]
+    start = now(page)
+    page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()   # one click
+    page.wait_for_function("() => location.search.includes('activation=tanh')")
+    status_starts(page, "Done")
+    page.wait_for_function(f"() => {{ const gd = document.querySelector('{CHART}');"
+                           " return gd && gd.layout && gd.layout.meta && gd.layout.meta.epoch === 300; }")
+    after = [s for s in samples(page) if s["t"] >= start]
+    assert all(s["z"] for s in after), [s for s in after if not s["z"]]        # never a blank chart
+    new = next(i for i, s in enumerate(after) if s["z"] != before["z"] and s["opacity"] == 1)
+    assert all(s["z"] == before["z"] for s in after[:new]), after[:new + 1]   # until then: the previous boundary
+    dimmed = [s for s in after[:new] if s["opacity"] < 1]
+    print(f"\n[watch] after the click: {new} samples of the previous boundary, {len(dimmed)} of them dimmed")
+    assert after[-1]["z"] != before["z"] and after[-1]["status"].startswith("Done")
+    assert not real_errors(page), page.errors
