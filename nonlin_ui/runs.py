@@ -227,7 +227,9 @@ def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -
     "Running" after the run had finished; one request at a time per page leaves no such pair."""
     key = handle.key if handle is not None else ""
     drawn = phase(handle)
-    charts_live = drawn == "running"
+    # running and idle draw the charts at the same place (inside the fragment), so a run that ends, or a new
+    # run after a finished one, updates the chart element in place: re-created, it left the screen for a moment
+    charts_live = drawn in ("running", "idle")
 
     def live_view() -> None:
         current = st.session_state.handles.get(key) if key else None
