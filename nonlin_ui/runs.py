@@ -20,6 +20,8 @@ REDRAW_SECONDS = 0.3          # a training run's page redraws this often; reruns
 FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long for the first boundary
 QUEUED_GRACE_SECONDS = 0.1    # ... unless its run is still queued after this (no free worker)
 QUEUED_SECONDS = 1.0          # a queued run's status line (its place in the line) redraws this often
+PAUSED_SECONDS = 1.0          # a paused run's status line checks this often whether it was resumed elsewhere
+LAB_WAIT_SECONDS = 3.0        # a Pause/Step/Reset click waits at most this long for the job to show it
 
 
 def find(configs: list[RunConfig]) -> JobHandle | None:
@@ -83,15 +85,66 @@ def stop(handle: JobHandle | None) -> None:
         handle.cancel()
 
 
-def controls(configs: list[RunConfig] | None, slot: str) -> JobHandle | None:
-    """Train and Stop buttons; the run to show for configs (None when there is nothing to show)."""
+def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -> JobHandle | None:
+    """Train and Stop buttons (lab: Pause/Resume, Step +1, Step +10, Reset too); the run to show for configs
+    (None when there is nothing to show)."""
     handle = find(configs) if configs else None
-    c1, c2, _ = st.columns([1, 1, 4])
-    if c1.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width="stretch"):
+    row = st.container(horizontal=True, gap="small")
+    if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=110):
         handle = start(configs, slot) or handle
-    c2.button("Stop", key=f"btn_{slot}_stop", on_click=stop, args=(handle,), disabled=not stoppable(handle),
-              width="stretch")
+    row.button("Stop", key=f"btn_{slot}_stop", on_click=stop, args=(handle,), disabled=not stoppable(handle),
+               width=110)
+    if lab:
+        lab_buttons(row, handle, slot)
     return handle
+
+
+def _is_paused(h: JobHandle) -> bool:
+    return h.status == "paused" or h.finished
+
+
+def _paused_after(epoch: int, n: int) -> Callable[[JobHandle], bool]:
+    return lambda h: h.finished or (h.status == "paused" and h.snapshot is not None and h.snapshot.epoch >= epoch + n)
+
+
+def _went_back_from(epoch: int) -> Callable[[JobHandle], bool]:
+    return lambda h: h.finished or (h.snapshot is not None and h.snapshot.epoch < epoch)
+
+
+def lab_action(handle: JobHandle, action: str, n: int = 1) -> None:
+    """Pause, resume, step n or reset this session's run, then wait (briefly) until the job shows it, so the
+    page this click reruns draws the new state."""
+    if not stoppable(handle):
+        return
+    epoch = handle.snapshot.epoch if handle.snapshot is not None else 0
+    if action == "pause":
+        handle.pause()
+        handle.wait_until(_is_paused, LAB_WAIT_SECONDS)
+    elif action == "resume":
+        handle.resume()
+        handle.wait_until(lambda h: h.status != "paused", LAB_WAIT_SECONDS)
+    elif action == "step":
+        handle.step(n)
+        handle.wait_until(_paused_after(epoch, n), LAB_WAIT_SECONDS)
+    elif action == "reset":
+        handle.reset()
+        handle.wait_until(_went_back_from(epoch), LAB_WAIT_SECONDS)
+
+
+def lab_buttons(row, handle: JobHandle | None, slot: str) -> None:
+    """Pause (Resume when paused), Step +1, Step +10 and Reset: this session's live run only."""
+    own = stoppable(handle)
+    paused = own and handle.status == "paused"
+    if paused:
+        row.button("Resume", key=f"btn_{slot}_resume", on_click=lab_action, args=(handle, "resume"), width=110)
+    else:
+        row.button("Pause", key=f"btn_{slot}_pause", on_click=lab_action, args=(handle, "pause"),
+                   disabled=not (own and handle.status == "running"), width=110)
+    for n in (1, 10):
+        row.button(f"Step +{n}", key=f"btn_{slot}_step{n}", on_click=lab_action, args=(handle, "step", n),
+                   disabled=not paused, width=110, help=f"Train {n} more epoch{'s' if n > 1 else ''}, then pause")
+    row.button("Reset", key=f"btn_{slot}_reset", on_click=lab_action, args=(handle, "reset"), disabled=not own,
+               width=110, help="Start again from the untrained model (same seed)")
 
 
 def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press **Train**.") -> None:
@@ -119,6 +172,9 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
                 st.badge("from cache", icon=":material/history:", color="blue")
         elif handle.status == "diverged":
             st.error(f"Diverged — {handle.message or 'the loss became non-finite'}")
+        elif handle.status == "paused":
+            st.info(f"Paused at epoch {epoch} / {epochs}" + (f" — {handle.message}. Press **Train** to run it again."
+                                                             if handle.finished else " — Resume, Step or Reset."))
         elif handle.status in ("cancelled", "stopped"):
             st.warning(f"Stopped — at epoch {epoch} / {epochs}: {handle.message or 'cancelled'}. "
                        "Press **Train** to run it again.")
@@ -127,10 +183,10 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
 
 
 def phase(handle: JobHandle | None) -> str:
-    """'queued', 'running' or 'idle' (no run, or it has ended): what the page's timers follow."""
+    """'queued', 'running', 'paused' or 'idle' (no run, or it has ended): what the page's timers follow."""
     if handle is None or handle.finished:
         return "idle"
-    return "queued" if handle.status == "queued" else "running"
+    return handle.status if handle.status in ("queued", "paused") else "running"
 
 
 def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -> None:
@@ -158,7 +214,8 @@ def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -
         if charts_live:
             charts(current)
 
-    timed_fragment(live_view, {"running": REDRAW_SECONDS, "queued": QUEUED_SECONDS}.get(drawn))
+    timed_fragment(live_view, {"running": REDRAW_SECONDS, "queued": QUEUED_SECONDS,
+                               "paused": PAUSED_SECONDS}.get(drawn))
     if not charts_live:
         charts(handle)
 

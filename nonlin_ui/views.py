@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from nonlin_core import inspection, plots, stats
+from nonlin_core import inspection, playback, plots, stats
 from nonlin_core.compare import CompareSpec
 from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
@@ -13,6 +13,7 @@ from nonlin_core.training import METRICS
 from . import runs
 
 CHART = {"displaylogo": False}
+LIVE = ("queued", "running")      # these draw the newest frame; a paused or ended run, its scrubbable time-lapse
 SHAPE_WORDS = {
     "line": "a straight line: this model cannot bend",
     "nearly": "almost straight",
@@ -48,8 +49,14 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         snap = h.snapshot if h is not None else None
         left, right = st.columns([3, 2], gap="medium")
         with left:
-            boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary", large=large,
-                     title="Decision boundary" if snap is not None else "Data (train solid, test outlined)")
+            if snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
+                fig = playback.boundary_timelapse(frame, snap.timelapse, config=config, large=large,
+                                                  title="Decision boundary", history=snap.history)
+                st.plotly_chart(fig, key="boundary", config=CHART)
+            else:
+                boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary",
+                         large=large, title="Decision boundary" if snap is not None else
+                         "Data (train solid, test outlined)")
             if frame.note:
                 st.caption(frame.note)
         with right:

@@ -20,5 +20,5 @@ except DataError as exc:
     st.error(controls.data_message(exc, config.dataset))
     runs.controls(None, "pg")
     st.stop()
-handle = runs.controls([config], "pg")
+handle = runs.controls([config], "pg", lab=True)
 views.single(handle, config, frame, large)

@@ -252,3 +252,46 @@ def test_activations_labels_tell_compare_seeds_apart_and_a_linear_run_has_no_dea
     relu = next(c for c in configs if c.activation == "relu")
     at.selectbox(key="act_run").set_value(relu.key).run()
     assert "dead_units" in charts(at)
+
+
+def _own_run(at: AppTest):
+    return next(h for h in at.session_state["handles"].values() if not h.finished)
+
+
+def test_lab_controls_pause_step_reset_and_resume_the_run(app):
+    at = app(query={"epochs": "5000"})
+    at.button(key="btn_pg_train").click().run()
+    handle = _own_run(at)
+    at.button(key="btn_pg_pause").click().run()
+    k = handle.snapshot.epoch
+    assert handle.status == "paused" and status(at).startswith(f"Paused at epoch {k} / 5000")
+    assert at.button(key="btn_pg_resume") and at.button(key="btn_pg_step10").disabled is False
+    boundary = charts(at)["boundary"]
+    assert boundary["frames"] and boundary["layout"]["meta"]["epoch"] == handle.snapshot.timelapse.epochs[-1]
+    at.button(key="btn_pg_step10").click().run()
+    assert handle.status == "paused" and handle.snapshot.epoch == k + 10
+    at.button(key="btn_pg_step1").click().run()
+    assert handle.snapshot.epoch == k + 11 and status(at).startswith(f"Paused at epoch {k + 11} /")
+    history = {m: v.copy() for m, v in handle.snapshot.history.items()}
+    at.button(key="btn_pg_reset").click().run()
+    assert handle.status == "paused" and handle.snapshot.epoch == 0 and status(at).startswith("Paused at epoch 0 /")
+    at.button(key="btn_pg_step10").click().run()                       # the same seed: the same first epochs
+    np.testing.assert_array_equal(handle.snapshot.history["train_loss"], history["train_loss"][:, :10])
+    at.button(key="btn_pg_resume").click().run()
+    assert handle.status == "running" and status(at).startswith("Running")
+    at.button(key="btn_pg_stop").click().run()
+    assert wait_for_end(at).startswith("Stopped")
+
+
+def test_a_finished_run_is_a_scrubbable_time_lapse(app):
+    at = app(query={"epochs": "200"})
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    handle = next(iter(at.session_state["handles"].values()))
+    boundary = charts(at)["boundary"]
+    epochs = handle.snapshot.timelapse.epochs
+    assert [f["name"] for f in boundary["frames"]] == [str(e) for e in epochs] and epochs[0] == 0 and epochs[-1] == 200
+    steps = boundary["layout"]["sliders"][0]["steps"]
+    assert steps[-1]["label"].startswith("epoch 200 · test acc")         # the shown epoch's metrics
+    assert [b["label"] for b in boundary["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "❚❚ Pause"]
+    assert at.button(key="btn_pg_pause").disabled                       # nothing left to pause

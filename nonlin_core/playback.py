@@ -1,0 +1,184 @@
+"""A run's time-lapse as one Plotly figure that plays in the browser: the decision boundary of the shown frame,
+plus layout.frames (one per recorded epoch), an epoch slider, Play/Pause and speeds 1/4x..4x.
+
+A frame carries only the changing arrays (the heatmap's z and the boundary line's z), quantised to small
+integers (binary: P(class 1) in percent, uint8), which plotly encodes as base64 typed arrays: 120 frames of a
+60x60 circles grid are ~1.2 MB, sent once; then scrubbing and playing cost the server nothing.
+
+Compare draws several models in step with `boundary_timelapse_members`: one figure, one panel per model,
+one slider and one Play button driving all panels (separate charts could not share a slider)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from . import plots
+from .config import RunConfig
+from .inspection import BoundaryFrame
+from .timelapse import Timelapse
+
+WATCH_SECONDS = 8.0                         # 1x plays the whole time-lapse in this long
+SPEEDS = (("¼×", 0.25), ("½×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0))
+MIN_FRAME_MS = 15                           # faster than the browser draws is no faster
+
+
+def frame_ms(n_frames: int, speed: float = 1.0, seconds: float = WATCH_SECONDS) -> int:
+    """Milliseconds a frame stays on screen so n_frames play in `seconds` / speed."""
+    return max(MIN_FRAME_MS, round(1000 * seconds / max(n_frames, 1) / speed))
+
+
+def quantised_fields(probs: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(classes, G, G) probabilities -> the heatmap's z and the boundary lines' z as small integers:
+    binary, P(class 1) in percent (uint8) for both; multiclass, 1000 * (class + confidence) (uint16) and each
+    class's margin over the best other in percent (int8), its border at 0."""
+    probs = np.asarray(probs, dtype=np.float32)
+    if probs.shape[0] == 2:
+        z = np.round(probs[1] * 100).astype(np.uint8)
+        return z, [z]
+    C = probs.shape[0]
+    best, sure = probs.argmax(0), probs.max(0)
+    confidence = np.clip((sure - 1 / C) / (1 - 1 / C), 0, 1)
+    heat = np.round(1000 * (best + 0.999 * confidence)).astype(np.uint16)
+    margins = [np.round(100 * (probs[c] - np.delete(probs, c, axis=0).max(0))).astype(np.int8) for c in range(C)]
+    return heat, margins
+
+
+def _epoch_label(epoch: int, history: dict[str, np.ndarray] | None, k: int) -> str:
+    """'epoch 37 · test acc 96.0% · test loss 0.112' (the metrics after that epoch, when known)."""
+    label = f"epoch {epoch}"
+    if history is None or epoch < 1 or history["test_acc"].shape[-1] < epoch:
+        return label
+    acc, loss = float(history["test_acc"][k, epoch - 1]), float(history["test_loss"][k, epoch - 1])
+    if np.isfinite(acc):
+        label += f" · test acc {acc:.1%}"
+    if np.isfinite(loss):
+        label += f" · test loss {loss:.3g}"
+    return label
+
+
+def _base(frame: BoundaryFrame, probs: np.ndarray, config: RunConfig, *, large: bool, title: str, height: int,
+          legend: bool, epoch: int) -> go.Figure:
+    return plots.decision_boundary(frame.xs, frame.ys, probs, X_train=frame.X_train, y_train=frame.y_train,
+                                   X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names,
+                                   axis_titles=frame.axis_titles,
+                                   equal_aspect=frame.n_features == 2 and config.dataset != "csv", epoch=epoch,
+                                   large=large, title=title, height=height,
+                                   uirevision=f"boundary-{config.dataset}-{frame.pair}", show_legend=legend)
+
+
+def _quantise_base(data: list[dict], probs: np.ndarray, class_names) -> None:
+    """Put the base frame's heatmap and lines on the frames' integer scale (data[0] heatmap, then the lines)."""
+    heat, lines = quantised_fields(probs)
+    data[0]["z"] = heat
+    if probs.shape[0] == 2:
+        data[0].update(zmax=100, hovertemplate="%{x:.3g}, %{y:.3g}<br>P(" + str(class_names[1]) +
+                       ") = %{z}%<extra></extra>")
+        data[0]["colorbar"]["ticksuffix"] = "%"
+    else:
+        data[0].update(zmax=1000 * probs.shape[0], hovertemplate="%{x:.3g}, %{y:.3g}<extra></extra>")
+        data[0].pop("customdata", None)
+    level = 50 if probs.shape[0] == 2 else 0
+    for trace, z in zip(data[1:1 + len(lines)], lines):
+        trace["z"] = z
+        trace["contours"] = {**trace["contours"], "start": level, "end": level}
+
+
+def _frames(timelapse: Timelapse, panels: list[tuple[int, int]]) -> list[dict]:
+    """One frame per recorded epoch; panels = (member, index of its heatmap trace), its lines right after it."""
+    frames = []
+    for i, epoch in enumerate(timelapse.epochs):
+        probs = timelapse.probabilities(i)
+        data, traces = [], []
+        for k, first in panels:
+            heat, lines = quantised_fields(probs[k])
+            data += [{"type": "heatmap", "z": heat}] + [{"type": "contour", "z": z} for z in lines]
+            traces += list(range(first, first + 1 + len(lines)))
+        frames.append({"name": str(epoch), "data": data, "traces": traces})
+    return frames
+
+
+def _animate(names: list[str] | None, duration: int) -> dict:
+    return {"method": "animate", "args": [names, {"frame": {"duration": duration, "redraw": True}, "mode": "immediate",
+                                                  "fromcurrent": True, "transition": {"duration": 0}}]}
+
+
+def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: bool) -> dict:
+    """Layout entries: the epoch slider and the Play / Pause / speed buttons."""
+    n, size = len(timelapse.epochs), 16 if large else 12
+    steps = [{**_animate([str(e)], 0), "label": label, "value": str(e)}
+             for e, label in zip(timelapse.epochs, labels)]
+    slider = {"active": shown, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": 36},
+              "ticklen": 0, "font": {"color": "rgba(0,0,0,0)", "size": 1},     # 120 tick labels: hidden
+              "currentvalue": {"prefix": "", "visible": True, "xanchor": "left", "font": {"size": size + 1}},
+              "name": "epoch"}
+    play = {**_animate(None, frame_ms(n)), "label": "▶ Play"}
+    pause = {"method": "animate", "label": "❚❚ Pause",
+             "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
+                               "transition": {"duration": 0}}]}
+    speeds = [{**_animate(None, frame_ms(n, speed)), "label": label} for label, speed in SPEEDS]
+    menu = {"type": "buttons", "direction": "left", "showactive": False, "x": 0.0, "xanchor": "left", "y": 0,
+            "yanchor": "top", "pad": {"t": 0, "r": 6}, "font": {"size": size}}
+    return {"sliders": [slider],
+            "updatemenus": [{**menu, "buttons": [play, pause], "name": "play"},
+                            {**menu, "buttons": speeds, "x": 0.3, "name": "speed"}]}
+
+
+def boundary_timelapse(frame: BoundaryFrame, timelapse: Timelapse, member: int = 0, *, config: RunConfig,
+                       large: bool = False, title: str = "", height: int = 460, legend: bool = True,
+                       dim: bool = False, index: int | None = None,
+                       history: dict[str, np.ndarray] | None = None) -> go.Figure:
+    """The boundary of member's frame `index` (default: the last) with every recorded frame as an animation
+    frame, an epoch slider (label: the epoch, and its test metrics when `history` METRICS -> (K, T) is given),
+    Play/Pause and speeds. dim: the heatmap faded (a previous run shown until the next one's first frame)."""
+    return boundary_timelapse_members(frame, timelapse, [member], [title], config=config, large=large,
+                                      height=height, legend=legend, dim=dim, index=index, history=history)
+
+
+def boundary_timelapse_members(frame: BoundaryFrame, timelapse: Timelapse, members: list[int], titles: list[str], *,
+                               config: RunConfig, large: bool = False, height: int = 460, legend: bool = True,
+                               dim: bool = False, index: int | None = None,
+                               history: dict[str, np.ndarray] | None = None) -> go.Figure:
+    """Several members' boundaries side by side in one figure, played in step by one slider (its label: the
+    first member's metrics). One member is boundary_timelapse: its panel keeps the figure's own title."""
+    shown = len(timelapse.epochs) - 1 if index is None else index
+    epoch = timelapse.epochs[shown]
+    probs = timelapse.probabilities(shown)
+    single = len(members) == 1
+    data, panels, layout = [], [], None
+    for p, k in enumerate(members):
+        fig = _base(frame, probs[k], config, large=large, title=titles[0] if single else "", height=height,
+                    legend=legend and single, epoch=epoch)
+        traces = [dict(t.to_plotly_json()) for t in fig.data]
+        _quantise_base(traces, probs[k], frame.class_names)
+        if dim:
+            traces[0]["opacity"] = 0.35
+        if layout is None:
+            layout = fig.layout.to_plotly_json()
+        if not single:
+            _place_panel(traces, layout, fig.layout.to_plotly_json(), p, len(members), titles[p], large=large)
+        panels.append((k, len(data)))
+        data += traces
+    labels = [_epoch_label(e, history, members[0]) for e in timelapse.epochs]
+    layout.update(_controls(timelapse, labels, shown, large=large))
+    layout["margin"] = {**layout["margin"], "b": 110 if large else 96}   # room for the slider and buttons
+    layout["height"] = layout["height"] + layout["margin"]["b"] - 10
+    layout["meta"] = {"epoch": int(epoch), "epochs": list(timelapse.epochs), "dim": bool(dim)}
+    return go.Figure({"data": data, "layout": layout, "frames": _frames(timelapse, panels)}, _validate=False)
+
+
+def _place_panel(traces: list[dict], layout: dict, own: dict, p: int, n: int, title: str, *, large: bool) -> None:
+    """Move panel p's traces and axes to subplot p + 1 of n side by side, titled above."""
+    suffix = "" if p == 0 else str(p + 1)
+    gap = 0.04
+    domain = [p / n + (gap / 2 if p else 0), (p + 1) / n - (gap / 2 if p < n - 1 else 0)]
+    for t in traces:
+        t.update(xaxis="x" + suffix, yaxis="y" + suffix)
+    xaxis, yaxis = dict(own["xaxis"]), dict(own["yaxis"])
+    xaxis.update(domain=domain, anchor="y" + suffix)
+    yaxis["anchor"] = "x" + suffix
+    if "scaleanchor" in yaxis:
+        yaxis["scaleanchor"] = "x" + suffix
+    layout["xaxis" + suffix], layout["yaxis" + suffix] = xaxis, yaxis
+    layout.setdefault("annotations", []).append(
+        {"text": f"<b>{title}</b>", "x": (domain[0] + domain[1]) / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+         "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 15 if large else 12}})

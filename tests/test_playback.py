@@ -1,0 +1,100 @@
+"""The time-lapse figure: one animation frame per recorded epoch, each the recorded grid, played in the browser."""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from nonlin_core import RunConfig, datasets, inspection, playback
+from nonlin_core.snapshot import METRICS
+from nonlin_core.timelapse import Timelapse, frame_epochs, quantise
+from nonlin_core.training import Trainer
+
+
+def valid(fig: go.Figure) -> go.Figure:
+    return go.Figure(fig.to_dict())           # plotly's full validation raises on any bad attribute
+
+
+def decode(z) -> np.ndarray:
+    """A z as plotly.io encodes it (a base64 typed array) or a plain array -> numpy."""
+    if isinstance(z, dict):
+        dtype = {"u1": np.uint8, "i1": np.int8, "u2": np.uint16}[z["dtype"]]
+        shape = [int(s) for s in z["shape"].split(",")]
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=dtype).reshape(shape)
+    return np.asarray(z)
+
+
+def synthetic(classes: int, epochs: int = 500, G: int = 60, K: int = 2) -> tuple[Timelapse, RunConfig, object]:
+    config = RunConfig(dataset="circles" if classes == 2 else "spiral", n_classes=classes, n_samples=120,
+                       loss="bce" if classes == 2 else "ce")
+    frame = inspection.boundary_frame(datasets.load(config), resolution=G)
+    schedule = frame_epochs(epochs)
+    rng = np.random.default_rng(1)
+    raw = rng.random((K, len(schedule), classes, G, G)).astype(np.float32)
+    probs = raw / raw.sum(2, keepdims=True)
+    frames = quantise(probs[:, :, 1:]) if classes == 2 else quantise(probs)
+    return Timelapse(schedule, frames), config, frame
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_one_animation_frame_per_recorded_epoch_each_the_recorded_grid(classes):
+    tl, config, frame = synthetic(classes)
+    history = {m: np.linspace(0.2, 0.9, 2 * 500).reshape(2, 500) for m in METRICS}
+    fig = valid(playback.boundary_timelapse(frame, tl, 1, config=config, history=history))
+    spec = pio.from_json(pio.to_json(fig, validate=False), skip_invalid=True).to_dict()
+    assert [f["name"] for f in spec["frames"]] == [str(e) for e in tl.epochs] and len(tl.epochs) == 120
+    steps = spec["layout"]["sliders"][0]["steps"]
+    assert [s["args"][0] for s in steps] == [[str(e)] for e in tl.epochs]
+    assert steps[0]["label"] == "epoch 0" and steps[-1]["label"].startswith("epoch 500 · test acc 90.0%")
+    assert spec["layout"]["sliders"][0]["active"] == len(tl.epochs) - 1
+    for i in (0, 7, len(tl.epochs) - 1):
+        probs = tl.probabilities(i)[1]                              # member 1
+        data = spec["frames"][i]["data"]
+        heat, lines = decode(data[0]["z"]), [decode(d["z"]) for d in data[1:]]
+        if classes == 2:
+            assert np.abs(heat / 100 - probs[1]).max() <= 0.005 + 1e-6 and np.array_equal(lines[0], heat)
+        else:
+            assert np.array_equal(heat // 1000, probs.argmax(0))   # the class is the thousands
+            assert len(lines) == 3 and np.all((lines[0] > 0) <= (probs.argmax(0) == 0))   # positive: class 0 wins
+        assert spec["frames"][i]["traces"] == list(range(len(data)))
+    base = decode(spec["data"][0]["z"])                              # shown: the last frame
+    assert np.array_equal(base, decode(spec["frames"][-1]["data"][0]["z"]))
+
+
+def test_play_pause_and_speeds_animate_in_the_browser_with_redraw():
+    tl, config, frame = synthetic(2, K=1)
+    fig = playback.boundary_timelapse(frame, tl, config=config, index=5, dim=True)
+    menus = {m["name"]: m["buttons"] for m in fig.layout.to_plotly_json()["updatemenus"]}
+    assert [b["label"] for b in menus["play"]] == ["▶ Play", "❚❚ Pause"]
+    assert [b["label"] for b in menus["speed"]] == ["¼×", "½×", "1×", "2×", "4×"]
+    durations = [b["args"][1]["frame"]["duration"] for b in menus["speed"]]
+    assert durations == sorted(durations, reverse=True) and durations[2] * len(tl.epochs) == pytest.approx(8000, 0.02)
+    assert all(b["method"] == "animate" and b["args"][1]["frame"]["redraw"] for b in menus["speed"] + menus["play"][:1])
+    assert fig.layout.sliders[0].active == 5 and fig.layout.meta["epoch"] == tl.epochs[5]
+    assert fig.data[0].opacity == 0.35 and fig.layout.meta["dim"]
+
+
+def test_members_play_in_step_in_one_figure():
+    tl, config, frame = synthetic(2, K=3)
+    fig = valid(playback.boundary_timelapse_members(frame, tl, [0, 2], ["relu", "tanh"], config=config))
+    heat = [i for i, t in enumerate(fig.data) if t.type == "heatmap"]
+    assert [fig.data[i].xaxis for i in heat] == ["x", "x2"]
+    f = fig.frames[10]
+    assert list(f.traces) == [heat[0], heat[0] + 1, heat[1], heat[1] + 1]
+    for member, d in zip((0, 2), (f.data[0], f.data[2])):
+        assert np.abs(decode(d.z) / 100 - tl.probabilities(10)[member][1]).max() <= 0.005 + 1e-6
+    assert [a.text for a in fig.layout.annotations] == ["<b>relu</b>", "<b>tanh</b>"]
+
+
+def test_a_real_circles_run_payload_is_one_modest_download():
+    config = RunConfig(dataset="circles", epochs=300, hidden_layers=(8,), activation="tanh", device="cpu")
+    final = list(Trainer(config).steps(timelapse=True))[-1]
+    frame = inspection.boundary_frame(datasets.load(config), resolution=final.timelapse.resolution)
+    fig = playback.boundary_timelapse(frame, final.timelapse, config=config, history=final.history)
+    size = len(pio.to_json(fig, validate=False))
+    print(f"circles time-lapse: {len(final.timelapse.epochs)} frames, {size} bytes of JSON")
+    assert len(fig.frames) == len(final.timelapse.epochs) == 120
+    assert size < 1_600_000                                         # ~10 KB a frame: two uint8 60x60 grids
