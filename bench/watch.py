@@ -5,21 +5,23 @@
 
 Starts the server on a free loopback port with its own run store, opens the Playground and, N times: loads a
 fresh config (circles, seed 2000+i, relu, E epochs: ~5 s of training), clicks Train, waits for Done, picks tanh
-and trains that too, then clicks relu (a stored run) and tanh again. At the end it clicks the boundary's Play
-button, if the figure has one.
+and trains that too, then clicks relu (a stored run) and tanh again. At the end it plays the boundary's
+time-lapse, if the figure has one.
 
 The page samples itself on every animation frame (requestAnimationFrame): whether the boundary chart
 (.st-key-boundary .js-plotly-plot) is on the page, and a checksum of its heatmap's z (gd.data). All times are
 the page's own clock (performance.now()); clicks happen inside the page. Figures:
 - first frame: Train click -> the first heatmap whose z differs from the one shown before the click.
 - live redraws/s: distinct heatmaps drawn between the first frame and the status line's "Done", per second.
-- socket bytes: sizes of the websocket frames the page received from the click to "Done" (median, max), and
-  all received bytes divided by the boundary redraws (bytes per live update).
+- socket bytes: sizes of the websocket frames the page received from the click to "Done" (median, max; the
+  finished run's time-lapse payload comes after), and their sum divided by the boundary redraws.
 - blank: the longest time without a boundary chart on the page after the click, or without a heatmap once
   the first frame was drawn.
-- stored run: the click on an already trained activation -> its own heatmap (the checksum it had at Done).
-- playback: after a click on the figure's Play button (an updatemenu button whose text holds "Play"), distinct
-  heatmaps per second while they change, and websocket frames received meanwhile (should be 0).
+- stored run: the click on an already trained activation -> the first heatmap other than the one shown before
+  (labelled when it is not the heatmap that run showed at its end).
+- playback: the epoch slider dragged to its start with the mouse, then a click on the figure's "Play" (1x) and
+  "4×" buttons: distinct heatmaps per second while they change, and websocket frames received meanwhile
+  (should be 0).
 Prints p50/p95/max of each and writes every sample to artifacts/watch.json.
 """
 from __future__ import annotations
@@ -41,7 +43,7 @@ from nonlin_core.config import RunConfig
 
 # installed before every page load: one entry per animation frame on which the boundary changed
 SAMPLER = """(() => {
-  const w = window.__watch = {events: [], present: null, sig: null, status: null};
+  const w = window.__watch = {events: [], present: null, sig: null, status: null, ticks: 0};
   const sums = new WeakMap();
   const checksum = (z) => {
     let s = 0;
@@ -60,6 +62,7 @@ SAMPLER = """(() => {
     return s;
   };
   const tick = () => {
+    w.ticks += 1;
     const gd = document.querySelector('.st-key-boundary .js-plotly-plot');
     const data = gd && gd.data;
     const present = !!(data && data.length);
@@ -68,9 +71,12 @@ SAMPLER = """(() => {
       const parts = [];
       for (const trace of data) {
         if (!trace.z) continue;
-        let sum = sums.get(trace.z);
-        if (sum === undefined) { sum = checksum(trace.z); sums.set(trace.z, sum); }
-        parts.push(sum);
+        // animation frames merge into the same z object (a new bdata string): key on both
+        const known = sums.get(trace.z);
+        if (known === undefined || known.bdata !== trace.z.bdata) {
+          sums.set(trace.z, {bdata: trace.z.bdata, sum: checksum(trace.z)});
+        }
+        parts.push(sums.get(trace.z).sum);
       }
       if (parts.length) sig = parts.join(':');
     }
@@ -170,6 +176,7 @@ def train_and_follow(page: Page, sock: Socket, label: str, clicked: float, wall0
     """The run just started by a click at page time `clicked`: first frame, live redraws, blanks, bytes."""
     shown = before(page, clicked)
     wait_status(page, ["Done", "Failed", "Diverged", "Stopped"], timeout_s)
+    wall_done = time.monotonic()
     settle(page)                                           # the final redraw comes after "Done"
     evs = events(page, clicked)
     sample = Sample(label)
@@ -184,7 +191,7 @@ def train_and_follow(page: Page, sock: Socket, label: str, clicked: float, wall0
         sample.live_s = (done["t"] - first["t"]) / 1000
         sample.redraws_per_s = sample.redraws / sample.live_s if sample.live_s > 0 else None
     sample.blank_s = blank_gaps(evs, clicked, end, shown)
-    sample.frame_bytes = sock.since(wall0)
+    sample.frame_bytes = [n for t, n in sock.frames if wall0 <= t <= wall_done]
     sample.final_sig = next((e["sig"] for e in reversed(evs) if e["sig"]), None)
     sample.timeline = [[round((e["t"] - clicked) / 1000, 3), e["present"], e["sig"], e["status"]] for e in evs]
     return sample
@@ -226,20 +233,32 @@ def select_stored(page: Page, name: str, sig: str | None, timeout_s: float) -> S
     return sample
 
 
-def playback(page: Page, sock: Socket, seconds: float = 3.0) -> dict:
-    """Click Play on the boundary figure: distinct heatmaps per second while they change, socket frames meanwhile."""
+def playback(page: Page, sock: Socket, button: str, seconds: float = 3.0) -> dict:
+    """Drag the epoch slider to its start and click `button` (an updatemenu button of the boundary figure, e.g.
+    'Play' or '4×'), with the real mouse: distinct heatmaps per second while they change, socket frames meanwhile."""
+    found = page.locator(".st-key-boundary .updatemenu-button").filter(has_text=button)
+    if found.count() == 0:
+        return {"button": button, "found": False}
     wall0 = time.monotonic()
-    clicked = page.evaluate(CLICK_PLAY)
-    if clicked is None:
-        return {"found": False}
+    rail = page.locator(".st-key-boundary .slider-rail-touch-rect").first
+    if rail.count():
+        box = rail.bounding_box()
+        page.mouse.click(box["x"] + 1, box["y"] + box["height"] / 2)     # back to the first frame
+        page.wait_for_timeout(500)
+    shown = page.evaluate("() => window.__watch.sig")
+    clicked, ticks = page.evaluate("() => [performance.now(), window.__watch.ticks]")
+    found.first.click()
     page.wait_for_timeout(seconds * 1000)
+    ended, ticks_end = page.evaluate("() => [performance.now(), window.__watch.ticks]")
     evs = [e for e in events(page, clicked) if e["sig"]]
-    changes = [e["t"] for a, e in zip([{"sig": before(page, clicked).get("sig")}] + evs, evs) if a["sig"] != e["sig"]]
+    changes = [e["t"] for a, e in zip([{"sig": shown}] + evs, evs) if a["sig"] != e["sig"]]
     in_two = [t for t in changes if t - clicked <= 2000]
     span = (changes[-1] - changes[0]) / 1000 if len(changes) > 1 else 0.0
     frames = sock.since(wall0)
-    return {"found": True, "changes": len(changes), "changes_in_2s": len(in_two),
-            "fps": (len(changes) - 1) / span if span > 0 else None, "ws_frames": len(frames), "ws_bytes": sum(frames)}
+    return {"button": button, "found": True, "changes": len(changes), "changes_in_2s": len(in_two),
+            "fps": (len(changes) - 1) / span if span > 0 else None, "ws_frames": len(frames),
+            "browser_fps": 1000 * (ticks_end - ticks) / (ended - clicked),
+            "ws_bytes": sum(frames)}
 
 
 def stats_line(name: str, values: list[float | None], unit: str = "s", scale: float = 1.0) -> str:
@@ -250,7 +269,7 @@ def stats_line(name: str, values: list[float | None], unit: str = "s", scale: fl
             f"max {max(got):8.3f} {unit}  (n={len(got)}, missing {len(values) - len(got)})")
 
 
-def measure(base_url: str, runs: int, epochs: int, timeout_s: float) -> tuple[list[Sample], dict]:
+def measure(base_url: str, runs: int, epochs: int, timeout_s: float) -> tuple[list[Sample], list[dict]]:
     samples: list[Sample] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LOAD_ARGS)
@@ -277,13 +296,13 @@ def measure(base_url: str, runs: int, epochs: int, timeout_s: float) -> tuple[li
             samples.append(select_stored(page, "tanh", second.final_sig, 10))
             print(f"run {i + 1}/{runs}: first frame {first.first_frame_s}, {second.first_frame_s} s; "
                   f"stored {samples[-2].stored_s}, {samples[-1].stored_s} s", flush=True)
-        played = playback(page, sock)
+        played = [playback(page, sock, "Play"), playback(page, sock, "4×")]
         page.screenshot(path=str(ARTIFACTS / "watch_end.png"))
         browser.close()
     return samples, played
 
 
-def report(samples: list[Sample], played: dict) -> None:
+def report(samples: list[Sample], played: list[dict]) -> None:
     trained = [s for s in samples if not s.label.startswith("stored")]
     stored = [s for s in samples if s.label.startswith("stored")]
     frame_sizes = [n for s in trained for n in s.frame_bytes]
@@ -296,12 +315,13 @@ def report(samples: list[Sample], played: dict) -> None:
     print(stats_line("blank after Train / between frames", [s.blank_s for s in trained]))
     print(stats_line("stored run drawn after click", [s.stored_s for s in stored]))
     print(stats_line("blank after a stored-run click", [s.blank_s for s in stored]))
-    if not played.get("found"):
-        print("playback: no Play button on the boundary figure (no time-lapse playback on this page yet)")
-    else:
-        print(f"playback: {played['fps'] or 0:.1f} frames/s ({played['changes']} distinct frames, "
-              f"{played['changes_in_2s']} in the first 2 s), websocket frames from the server meanwhile: "
-              f"{played['ws_frames']} ({played['ws_bytes']} B)")
+    for run in played:
+        if not run.get("found"):
+            print(f"playback {run['button']}: no such button on the boundary figure")
+            continue
+        print(f"playback {run['button']:5} {run['fps'] or 0:6.1f} frames/s ({run['changes']} distinct frames, "
+              f"{run['changes_in_2s']} in the first 2 s), websocket frames from the server meanwhile: "
+              f"{run['ws_frames']} ({run['ws_bytes']} B); the page's animation frames: {run['browser_fps']:.0f}/s")
 
 
 def main() -> None:
