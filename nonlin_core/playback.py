@@ -3,11 +3,14 @@ plus layout.frames (one per recorded epoch), an epoch slider, Play/Pause and spe
 
 A frame carries only the changing arrays (the heatmap's z and the boundary line's z), quantised to small
 integers (binary: P(class 1) in percent, uint8), which plotly encodes as base64 typed arrays: 120 frames of a
-60x60 circles grid are ~1.2 MB, sent once; then scrubbing and playing cost the server nothing.
+60x60 circles grid are ~1.2 MB, sent once; then scrubbing and playing cost the server nothing. Every frame
+redraws the whole figure (plotly animates heatmaps only with redraw), so the points are thinned to MAX_POINTS.
 
 Compare draws several models in step with `boundary_timelapse_members`: one figure, one panel per model,
 one slider and one Play button driving all panels (separate charts could not share a slider)."""
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,6 +23,7 @@ from .timelapse import Timelapse
 WATCH_SECONDS = 8.0                         # 1x plays the whole time-lapse in this long
 SPEEDS = (("¼×", 0.25), ("½×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0))
 MIN_FRAME_MS = 15                           # faster than the browser draws is no faster
+MAX_POINTS = 400        # a heatmap frame redraws every point too: 1000 points played ~4 frames/s on 2 busy cores
 
 
 def frame_ms(n_frames: int, speed: float = 1.0, seconds: float = WATCH_SECONDS) -> int:
@@ -41,6 +45,15 @@ def quantised_fields(probs: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     heat = np.round(1000 * (best + 0.999 * confidence)).astype(np.uint16)
     margins = [np.round(100 * (probs[c] - np.delete(probs, c, axis=0).max(0))).astype(np.int8) for c in range(C)]
     return heat, margins
+
+
+def thinned(frame: BoundaryFrame, max_points: int = MAX_POINTS) -> BoundaryFrame:
+    """Every k-th train and test point, so at most max_points are drawn (each animation frame redraws them)."""
+    k = -(-(len(frame.y_train) + len(frame.y_test)) // max_points)
+    if k <= 1:
+        return frame
+    return dataclasses.replace(frame, X_train=frame.X_train[::k], y_train=frame.y_train[::k],
+                               X_test=frame.X_test[::k], y_test=frame.y_test[::k])
 
 
 def _epoch_label(epoch: int, history: dict[str, np.ndarray] | None, k: int) -> str:
@@ -107,20 +120,21 @@ def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: boo
     n, size = len(timelapse.epochs), 16 if large else 12
     steps = [{**_animate([str(e)], 0), "label": label, "value": str(e)}
              for e, label in zip(timelapse.epochs, labels)]
-    slider = {"active": shown, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": 36},
-              "ticklen": 0, "font": {"color": "rgba(0,0,0,0)", "size": 1},     # 120 tick labels: hidden
-              "currentvalue": {"prefix": "", "visible": True, "xanchor": "left", "font": {"size": size + 1}},
-              "name": "epoch"}
+    slider = {"active": shown, "steps": steps, "x": 0.0, "len": 1.0, "y": 0, "yanchor": "top", "pad": {"t": 58},
+              "ticklen": 0, "minorticklen": 0, "tickcolor": "rgba(0,0,0,0)",   # 120 ticks and labels: hidden
+              "font": {"color": "rgba(0,0,0,0)", "size": 1},
+              "currentvalue": {"prefix": "", "visible": True, "xanchor": "left",
+                               "font": {"size": size + 1, "color": "#111827"}}, "name": "epoch"}
     play = {**_animate(None, frame_ms(n)), "label": "▶ Play"}
     pause = {"method": "animate", "label": "❚❚ Pause",
              "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                "transition": {"duration": 0}}]}
     speeds = [{**_animate(None, frame_ms(n, speed)), "label": label} for label, speed in SPEEDS]
     menu = {"type": "buttons", "direction": "left", "showactive": False, "x": 0.0, "xanchor": "left", "y": 0,
-            "yanchor": "top", "pad": {"t": 0, "r": 6}, "font": {"size": size}}
+            "yanchor": "top", "pad": {"t": 136 if large else 122, "r": 6}, "font": {"size": size}}   # under the slider
     return {"sliders": [slider],
             "updatemenus": [{**menu, "buttons": [play, pause], "name": "play"},
-                            {**menu, "buttons": speeds, "x": 0.3, "name": "speed"}]}
+                            {**menu, "buttons": speeds, "x": 0.38, "name": "speed"}]}
 
 
 def boundary_timelapse(frame: BoundaryFrame, timelapse: Timelapse, member: int = 0, *, config: RunConfig,
@@ -140,6 +154,7 @@ def boundary_timelapse_members(frame: BoundaryFrame, timelapse: Timelapse, membe
                                history: dict[str, np.ndarray] | None = None) -> go.Figure:
     """Several members' boundaries side by side in one figure, played in step by one slider (its label: the
     first member's metrics). One member is boundary_timelapse: its panel keeps the figure's own title."""
+    frame = thinned(frame)
     shown = len(timelapse.epochs) - 1 if index is None else index
     epoch = timelapse.epochs[shown]
     probs = timelapse.probabilities(shown)
@@ -160,7 +175,7 @@ def boundary_timelapse_members(frame: BoundaryFrame, timelapse: Timelapse, membe
         data += traces
     labels = [_epoch_label(e, history, members[0]) for e in timelapse.epochs]
     layout.update(_controls(timelapse, labels, shown, large=large))
-    layout["margin"] = {**layout["margin"], "b": 110 if large else 96}   # room for the slider and buttons
+    layout["margin"] = {**layout["margin"], "b": 186 if large else 164}   # room for the slider and buttons
     layout["height"] = layout["height"] + layout["margin"]["b"] - 10
     layout["meta"] = {"epoch": int(epoch), "epochs": list(timelapse.epochs), "dim": bool(dim)}
     return go.Figure({"data": data, "layout": layout, "frames": _frames(timelapse, panels)}, _validate=False)

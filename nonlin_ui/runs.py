@@ -21,6 +21,7 @@ FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long f
 QUEUED_GRACE_SECONDS = 0.1    # ... unless its run is still queued after this (no free worker)
 QUEUED_SECONDS = 1.0          # a queued run's status line (its place in the line) redraws this often
 PAUSED_SECONDS = 1.0          # a paused run's status line checks this often whether it was resumed elsewhere
+CANCEL_WAIT_SECONDS = 1.0     # a new run waits at most this long for this page's cancelled one to end
 LAB_WAIT_SECONDS = 3.0        # a Pause/Step/Reset click waits at most this long for the job to show it
 
 
@@ -51,6 +52,9 @@ def start(configs: list[RunConfig], slot: str) -> JobHandle | None:
         return current
     if previous is not None and not previous.finished and previous.owner == owner:
         previous.cancel()
+        previous.wait(CANCEL_WAIT_SECONDS)            # ended, it no longer counts against this session's cap
+    if previous is not None:
+        st.session_state[f"previous_{slot}"] = previous.key
     handle = submit_or_report(lambda: resources.manager().submit_batch(configs, owner=owner))
     if handle is None:
         return None
@@ -89,14 +93,32 @@ def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -
     """Train and Stop buttons (lab: Pause/Resume, Step +1, Step +10, Reset too); the run to show for configs
     (None when there is nothing to show)."""
     handle = find(configs) if configs else None
+    new_settings = lab and bool(configs) and changed(configs, slot)
     row = st.container(horizontal=True, gap="small")
     if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=110):
         handle = start(configs, slot) or handle
+    elif new_settings and (handle is None or handle.status in ("cancelled", "failed")):
+        handle = start(configs, slot) or handle          # train on change: no click
     row.button("Stop", key=f"btn_{slot}_stop", on_click=stop, args=(handle,), disabled=not stoppable(handle),
                width=110)
     if lab:
         lab_buttons(row, handle, slot)
+        row.toggle("Train on change", key=f"{slot}_train_on_change", value=True,
+                   help="Changing a model or data setting trains it at once (this page's previous run stops)")
     return handle
+
+
+def changed(configs: list[RunConfig], slot: str) -> bool:
+    """Train on change is on and configs differ from the ones this page showed last (not on a first load)."""
+    key, seen = batch_handle_key(configs), f"shown_{slot}"
+    last = st.session_state.get(seen)
+    st.session_state[seen] = key
+    return last is not None and last != key and st.session_state.get(f"{slot}_train_on_change", True)
+
+
+def previous(slot: str) -> JobHandle | None:
+    """The run this page showed before the current one was started (drawn dimmed until the new one's first frame)."""
+    return st.session_state.handles.get(st.session_state.get(f"previous_{slot}", ""))
 
 
 def _is_paused(h: JobHandle) -> bool:

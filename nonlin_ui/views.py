@@ -10,9 +10,10 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import runs
+from . import resources, runs
 
 CHART = {"displaylogo": False}
+DIM_OPACITY = 0.35
 LIVE = ("queued", "running")      # these draw the newest frame; a paused or ended run, its scrubbable time-lapse
 SHAPE_WORDS = {
     "line": "a straight line: this model cannot bend",
@@ -29,12 +30,15 @@ def _history(snap, members: range) -> dict[str, np.ndarray]:
 
 
 def boundary(frame: inspection.BoundaryFrame, config: RunConfig, probs, *, epoch: int, key: str, large: bool,
-             title: str = "", height: int = 460, legend: bool = True) -> None:
+             title: str = "", height: int = 460, legend: bool = True, dim: bool = False) -> None:
     fig = plots.decision_boundary(frame.xs, frame.ys, probs, X_train=frame.X_train, y_train=frame.y_train,
                                   X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names,
                                   axis_titles=frame.axis_titles, equal_aspect=frame.n_features == 2 and
                                   config.dataset != "csv", epoch=epoch, large=large, title=title, height=height,
                                   uirevision=f"boundary-{config.dataset}-{frame.pair}", show_legend=legend)
+    if dim and probs is not None:
+        fig.data[0].opacity = DIM_OPACITY
+        fig.layout.meta = {**fig.layout.meta, "dim": True}
     st.plotly_chart(fig, key=key, config=CHART)
 
 
@@ -42,17 +46,33 @@ def _probs(snap, k: int):
     return snap.grid[k] if snap is not None and snap.grid is not None else None
 
 
-def single(handle: JobHandle | None, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> None:
-    """Status, live boundary and curves; final metrics once done."""
+def _stand_in(h: JobHandle | None, previous: JobHandle | None, config: RunConfig):
+    """The previous run's last boundary (K = 1 probabilities) while h, on the same data, has drawn nothing yet."""
+    snap = h.snapshot if h is not None else None
+    if h is None or h.status not in LIVE or (snap is not None and snap.grid is not None) or previous is None:
+        return None
+    old = previous.snapshot
+    same_data = resources.data_config(previous.configs[0]).key == resources.data_config(config).key
+    return old.grid[0] if same_data and old is not None and old.grid is not None else None
+
+
+def single(handle: JobHandle | None, config: RunConfig, frame: inspection.BoundaryFrame, large: bool,
+           previous: JobHandle | None = None) -> None:
+    """Status, live boundary and curves; final metrics once done. Until a new run's first frame, the previous
+    run's boundary (same data) stays on screen, dimmed."""
 
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
+        stand_in = _stand_in(h, previous, config)
         left, right = st.columns([3, 2], gap="medium")
         with left:
             if snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
                 fig = playback.boundary_timelapse(frame, snap.timelapse, config=config, large=large,
                                                   title="Decision boundary", history=snap.history)
                 st.plotly_chart(fig, key="boundary", config=CHART)
+            elif stand_in is not None:
+                boundary(frame, config, stand_in, epoch=0, key="boundary", large=large, dim=True,
+                         title="Decision boundary (the previous run, until this one's first frame)")
             else:
                 boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary",
                          large=large, title="Decision boundary" if snap is not None else

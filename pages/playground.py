@@ -21,4 +21,4 @@ except DataError as exc:
     runs.controls(None, "pg")
     st.stop()
 handle = runs.controls([config], "pg", lab=True)
-views.single(handle, config, frame, large)
+views.single(handle, config, frame, large, runs.previous("pg"))

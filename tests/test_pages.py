@@ -75,18 +75,44 @@ def test_playground_trains_default_to_done(app):
     assert config.dataset == "circles" and config.batch_size == 32      # the page's preset, in the URL
 
 
-def test_changing_activation_gives_new_run_and_switching_back_is_instant(app):
-    at = app()
+def test_changing_activation_trains_it_at_once_and_switching_back_is_instant(app):
+    at = app(query={"epochs": "300"})
     first = current_config(at)
+    assert "Not trained yet" in status(at)                 # a first load trains nothing
     at.button(key="btn_pg_train").click().run()
     assert wait_for_end(at).startswith("Done")
-    at.pills(key="pg_activation").set_value("tanh").run()
+    at.pills(key="pg_activation").set_value("tanh").run()  # train on change: no click
     second = current_config(at)
     assert second.activation == "tanh" and second.key != first.key
-    assert "Not trained yet" in status(at)
+    assert status(at).startswith(("Running", "Done", "Queued"))
+    assert wait_for_end(at).startswith("Done")
     at.pills(key="pg_activation").set_value("relu").run()
     assert current_config(at).key == first.key
     assert status(at).startswith("Done")                  # shown at once, no training
+    at.toggle(key="pg_train_on_change").set_value(False).run()
+    at.pills(key="pg_activation").set_value("gelu").run()
+    assert "Not trained yet" in status(at)
+
+
+def test_the_previous_boundary_stays_dimmed_until_the_new_run_draws(app, monkeypatch):
+    """One worker: while another session's long run holds it, the new run waits in the queue and the page
+    keeps the previous run's boundary on screen, dimmed; the new run's own frames replace it."""
+    monkeypatch.setenv("NONLIN_WORKERS", "1")
+    at = app(query={"epochs": "100"})
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    relu = charts(at)["boundary"]
+    other = app(query={"epochs": "5000", "seed": "9"})
+    other.button(key="btn_pg_train").click().run()
+    at.pills(key="pg_activation").set_value("tanh").run()
+    assert status(at).startswith("Queued")
+    dimmed = charts(at)["boundary"]
+    assert dimmed["layout"]["meta"].get("dim") and dimmed["data"][0]["opacity"] == 0.35
+    assert dimmed["data"][0]["type"] == "heatmap" and relu["frames"]
+    other.button(key="btn_pg_stop").click().run()
+    assert wait_for_end(at).startswith("Done")
+    shown = charts(at)["boundary"]
+    assert not shown["layout"]["meta"].get("dim") and shown["data"][0].get("opacity", 1) == 1
 
 
 def test_finished_run_comes_from_the_store_in_a_new_session(app):

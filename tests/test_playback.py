@@ -98,3 +98,13 @@ def test_a_real_circles_run_payload_is_one_modest_download():
     print(f"circles time-lapse: {len(final.timelapse.epochs)} frames, {size} bytes of JSON")
     assert len(fig.frames) == len(final.timelapse.epochs) == 120
     assert size < 1_600_000                                         # ~10 KB a frame: two uint8 60x60 grids
+
+
+def test_points_are_thinned_for_playback_but_keep_both_splits_and_classes():
+    tl, config, frame = synthetic(2, K=1)
+    many = playback.thinned(frame, max_points=50)
+    assert len(many.y_train) + len(many.y_test) <= 50 and set(many.y_train) == set(frame.y_train)
+    assert playback.thinned(frame, max_points=10_000) is frame
+    fig = playback.boundary_timelapse(frame, tl, config=config)
+    drawn = sum(len(t.x) for t in fig.data if t.type == "scatter")
+    assert drawn <= playback.MAX_POINTS

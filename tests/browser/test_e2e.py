@@ -114,6 +114,7 @@ def test_playground_streams_and_serves_cached_runs(page, server):
     page.goto(server)
     page.wait_for_selector(".st-key-boundary .js-plotly-plot", timeout=90_000)
     page.evaluate(SAMPLER)
+    page.locator(".st-key-pg_train_on_change label").click()      # set up the run by hand first: Train trains it
     page.locator(".st-key-pg_dataset [data-testid='stSelectbox']").click()
     page.get_by_role("option", name="moons").click()
     page.wait_for_function("() => location.search.includes('dataset=moons')")
@@ -144,10 +145,9 @@ def test_playground_streams_and_serves_cached_runs(page, server):
           f"{(len(boundary_changes) - 1) / span if span else 0:.2f}/s (goal >= 2/s)")
     assert "activation=" not in page.url and "dataset=moons" in page.url      # relu is the default activation
 
+    page.locator(".st-key-pg_train_on_change label").click()      # train on change: one click on tanh trains it
     pick_pill(page, "pg_activation", "tanh")
     page.wait_for_function("() => location.search.includes('activation=tanh')")
-    status_starts(page, "Not trained yet")
-    page.locator(".st-key-btn_pg_train button").click()
     page.wait_for_function("() => { const gd = document.querySelector('.st-key-boundary .js-plotly-plot');"
                            " return gd && gd.layout.meta && gd.layout.meta.epoch >= 100; }", timeout=TRAIN_TIMEOUT_MS)
     if page.inner_text(".st-key-run_status").startswith("Running"):
