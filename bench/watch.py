@@ -1,12 +1,12 @@
 """What a person sees while a model trains, measured in headless chromium against the real server. On demand
 (not part of pytest):
 
-    PYTHONPATH=. .venv/bin/python -m bench.watch [--runs N] [--epochs E]
+    PYTHONPATH=. .venv/bin/python -m bench.watch [--runs N] [--epochs E] [--batch B]
 
 Starts the server on a free loopback port with its own run store, opens the Playground and, N times: loads a
-fresh config (circles, seed 2000+i, relu, E epochs: ~5 s of training), clicks Train, waits for Done, picks tanh
-and trains that too, then clicks relu (a stored run) and tanh again. At the end it plays the boundary's
-time-lapse, if the figure has one.
+fresh config (circles, seed 2000+i, relu, E epochs of mini-batches: ~5 s of training), clicks Train, waits for
+Done, picks tanh (train on change starts it; otherwise it clicks Train) and follows that run too, then clicks
+relu (a stored run) and tanh again. At the end it plays the boundary's time-lapse, if the figure has one.
 
 The page samples itself on every animation frame (requestAnimationFrame): whether the boundary chart
 (.st-key-boundary .js-plotly-plot) is on the page, and a checksum of its heatmap's z (gd.data). All times are
@@ -198,12 +198,12 @@ def train_and_follow(page: Page, sock: Socket, label: str, clicked: float, wall0
 
 
 def pick(page: Page, sock: Socket, name: str, timeout_s: float) -> Sample:
-    """Click an activation pill; train it when it is not in the store yet."""
+    """Click an activation pill: with train on change the run starts at once; otherwise click Train."""
     wall0 = time.monotonic()
+    shown = before(page, page.evaluate("() => performance.now() + 1"))
     clicked = page.evaluate(CLICK_PILL, name)
-    wait_status(page, ["Not trained", "Queued", "Running", "Done"], timeout_s)
-    page.wait_for_function("(t) => window.__watch.events.some((e) => e.t > t && e.status !== '')", arg=clicked,
-                           timeout=timeout_s * 1000)
+    page.wait_for_function("([t, old]) => window.__watch.events.some((e) => e.t > t && e.status && e.status !== old)",
+                           arg=[clicked, shown.get("status")], timeout=timeout_s * 1000, polling=50)
     if page.evaluate(STATUS_IS, ["Not trained"]):
         wall0 = time.monotonic()
         clicked = page.evaluate(CLICK_TRAIN)
@@ -269,7 +269,7 @@ def stats_line(name: str, values: list[float | None], unit: str = "s", scale: fl
             f"max {max(got):8.3f} {unit}  (n={len(got)}, missing {len(values) - len(got)})")
 
 
-def measure(base_url: str, runs: int, epochs: int, timeout_s: float) -> tuple[list[Sample], list[dict]]:
+def measure(base_url: str, runs: int, epochs: int, batch: int, timeout_s: float) -> tuple[list[Sample], list[dict]]:
     samples: list[Sample] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LOAD_ARGS)
@@ -283,7 +283,7 @@ def measure(base_url: str, runs: int, epochs: int, timeout_s: float) -> tuple[li
         page.evaluate(CLICK_TRAIN)
         wait_status(page, ["Done"], timeout_s)
         for i in range(runs):
-            config = RunConfig(epochs=epochs, seed=2000 + i)
+            config = RunConfig(epochs=epochs, batch_size=batch, seed=2000 + i)
             page.goto(f"{base_url}/?{urlencode(config.to_query())}", timeout=60_000)
             page.wait_for_selector(".st-key-btn_pg_train button:not([disabled])", timeout=60_000)
             wait_status(page, ["Not trained"], timeout_s)
@@ -327,7 +327,8 @@ def report(samples: list[Sample], played: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.watch", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="rounds (each trains relu and tanh, selects both again)")
-    parser.add_argument("--epochs", type=int, default=5000, help="epochs of each circles run (~5 s of training)")
+    parser.add_argument("--epochs", type=int, default=2000, help="epochs of each circles run")
+    parser.add_argument("--batch", type=int, default=256, help="mini-batch size (with --epochs: ~5 s of training)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds a run may take on the page")
     parser.add_argument("--url", help="a server already running (its store should be fresh: runs must train)")
     args = parser.parse_args()
@@ -339,14 +340,15 @@ def main() -> None:
                                      env={"NONLIN_DATA_DIR": tmp}).start()
         try:
             started = time.perf_counter()
-            samples, played = measure(args.url or server.url, args.runs, args.epochs, args.timeout)
+            samples, played = measure(args.url or server.url, args.runs, args.epochs, args.batch, args.timeout)
         finally:
             if server is not None:
                 server.stop()
-    print(f"{args.runs} rounds, circles {args.epochs} epochs, {time.perf_counter() - started:.0f} s in all")
+    print(f"{args.runs} rounds, circles {args.epochs} epochs, batch {args.batch}, "
+          f"{time.perf_counter() - started:.0f} s in all")
     report(samples, played)
     out = ARTIFACTS / "watch.json"
-    out.write_text(json.dumps({"runs": args.runs, "epochs": args.epochs, "playback": played,
+    out.write_text(json.dumps({"runs": args.runs, "epochs": args.epochs, "batch": args.batch, "playback": played,
                                "samples": [asdict(s) for s in samples]}, indent=1))
     print(f"details: {out}")
 
