@@ -150,12 +150,13 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
 
 def compare_timelapse(snap, spec: CompareSpec, frame: inspection.BoundaryFrame, large: bool) -> bool:
     """Every model's boundary (its first seed) in one figure whose panels play in step: one epoch slider, one
-    Play button, in the browser. False (nothing drawn) when the run has no recorded time-lapse."""
+    Play button, in the browser; the slider's label is the epoch alone (one model's metrics there would read as
+    all models'). False (nothing drawn) when the run has no recorded time-lapse."""
     if snap is None or snap.timelapse is None or not snap.timelapse.epochs:
         return False
     members = [spec.members(m)[0] for m in range(len(spec.labels))]
     fig = playback.boundary_timelapse_members(frame, snap.timelapse, members, spec.labels, config=spec.base,
-                                              large=large, height=360, legend=False, history=snap.history)
+                                              large=large, height=360, legend=False)
     fig.update_layout(margin={"t": 64 if large else 52})       # the panel titles sit above the plots, under the tools
     st.plotly_chart(fig, key="cmp_timelapse", config=CHART)
     return True

@@ -51,3 +51,4 @@ def test_compare_boundaries_carry_frames_played_in_step_after_a_run(app):
     first, last = (decode(heatmaps(fig["frames"][i]["data"])[1]["z"]) for i in (0, -1))
     assert not np.array_equal(first, last)                       # relu's boundary forms over the frames
     assert fig["layout"]["sliders"][0]["active"] == len(epochs) - 1   # shown: the final boundary
+    assert [s["label"] for s in fig["layout"]["sliders"][0]["steps"]] == [f"epoch {e}" for e in epochs]
