@@ -113,14 +113,16 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
 
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
+        played = h is not None and h.status not in LIVE and compare_timelapse(snap, spec, frame, large)
         for m, (label, col) in enumerate(zip(labels, st.columns(len(labels), gap="small"))):
             members = spec.members(m)
             probs = _probs(snap, members[0])
             shape = inspection.boundary_shape(probs, frame.xs, frame.ys) if probs is not None else None
             finals = _finals(snap, members)
             with col:
-                boundary(frame, base, probs, epoch=snap.epoch if snap else 0, key=f"boundary_{m}", large=large,
-                         title=label, height=330, legend=False)
+                if not played:
+                    boundary(frame, base, probs, epoch=snap.epoch if snap else 0, key=f"boundary_{m}",
+                             large=large, title=label, height=330, legend=False)
                 st.markdown(shape_caption(label, shape, float(np.mean([f["test_acc"] for f in finals])) if finals
                                           else None))
         if frame.note:
@@ -145,6 +147,20 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
         "test accuracy": st.column_config.NumberColumn(format="percent"),
         "train accuracy": st.column_config.NumberColumn(format="percent"),
         "F1": st.column_config.NumberColumn(format="%.3f"), "test loss": st.column_config.NumberColumn(format="%.4g")})
+
+
+def compare_timelapse(snap, spec: CompareSpec, frame: inspection.BoundaryFrame, large: bool) -> bool:
+    """Every model's boundary (its first seed) in one figure whose panels play in step: one epoch slider, one
+    Play button, in the browser; the slider's label is the epoch alone (one model's metrics there would read as
+    all models'). False (nothing drawn) when the run has no recorded time-lapse."""
+    if snap is None or snap.timelapse is None or not snap.timelapse.epochs:
+        return False
+    members = [spec.members(m)[0] for m in range(len(spec.labels))]
+    fig = playback.boundary_timelapse_members(frame, snap.timelapse, members, spec.labels, config=spec.base,
+                                              large=large, height=360, legend=False)
+    fig.update_layout(margin={"t": 64 if large else 52})       # the panel titles sit above the plots, under the tools
+    st.plotly_chart(fig, key="cmp_timelapse", config=CHART)
+    return True
 
 
 def _finals(snap, members: range) -> list[dict]:

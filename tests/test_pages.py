@@ -206,8 +206,8 @@ def test_compare_draws_one_boundary_per_model_with_computed_captions(app):
     at.button(key="btn_cmp_train").click().run()
     assert wait_for_end(at).startswith("Done")
     spec = charts(at)
-    assert sorted(k for k in spec if k.startswith("boundary_")) == ["boundary_0", "boundary_1", "boundary_2"]
-    assert all(spec[f"boundary_{m}"]["data"][0]["type"] == "heatmap" for m in range(3))
+    assert not any(k.startswith("boundary_") for k in spec)      # done: one time-lapse figure, a panel per model
+    assert [t["xaxis"] for t in spec["cmp_timelapse"]["data"] if t["type"] == "heatmap"] == ["x", "x2", "x3"]
     captions = [m.value for m in at.markdown if m.value.startswith("**")]
     assert "a straight line" in captions[0] and "bends" in captions[1]
     assert len(at.dataframe) == 1 and "cmp_curves" in spec

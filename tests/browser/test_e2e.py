@@ -181,6 +181,8 @@ def test_playground_streams_and_serves_cached_runs(page, server):
 
 
 def test_compare_and_activations_pages(page, server):
+    received = []                                       # websocket frames from the server, with their arrival
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(time.monotonic())))
     page.goto(server)
     page.wait_for_selector(".st-key-boundary .js-plotly-plot", timeout=90_000)
     page.get_by_role("link", name="Compare").click()
@@ -188,9 +190,19 @@ def test_compare_and_activations_pages(page, server):
     page.locator(".st-key-btn_cmp_train button").click()
     status_starts(page, "Done")
     page.wait_for_selector("[data-testid='stDataFrame']")
-    heatmaps = page.evaluate("() => [0, 1, 2].map((m) => document.querySelector(`.st-key-boundary_${m} .js-plotly-plot`)"
-                             ".data.filter((t) => t.type === 'heatmap').length)")
-    assert heatmaps == [1, 1, 1]
+    panels = "() => document.querySelector('.st-key-cmp_timelapse .js-plotly-plot').data" \
+             ".filter((t) => t.type === 'heatmap').map((t) => t.z.bdata || JSON.stringify(t.z))"
+    assert len(page.evaluate(panels)) == 3                   # one figure, a panel per model
+    # the three boundaries play in step in the browser: the slider to its start, one Play for every panel
+    last = page.evaluate(panels)
+    rail = page.locator(".st-key-cmp_timelapse .slider-rail-touch-rect").first.bounding_box()
+    page.mouse.click(rail["x"] + 1, rail["y"] + rail["height"] / 2)
+    page.wait_for_function(f"(last) => ({panels})().every((z, m) => z !== last[m])", arg=last, timeout=30_000)
+    first = page.evaluate(panels)
+    played = time.monotonic()
+    page.locator(".st-key-cmp_timelapse .updatemenu-button").filter(has_text="Play").first.click()
+    page.wait_for_function(f"(first) => ({panels})().every((z, m) => z !== first[m])", arg=first, timeout=30_000)
+    assert not [t for t in received if t >= played]         # playing costs the server nothing
     text = page.inner_text("[data-testid='stMain']")
     assert "none — a straight line" in text and "relu — bends" in text
     # 8 seeds per model by default: mean curves with ± std bands, and a paired 95% interval per pair
