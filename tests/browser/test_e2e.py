@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 
 import pytest
 
-from tests.support.server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.browser
 
@@ -42,42 +41,6 @@ SAMPLER = """() => {
     }
   }, 10);
 }"""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A real server (`nonlin ui`) on a free port with its own run store; stopped at the end."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    running = StreamlitServer(tmp / "runs.sqlite3", ARTIFACTS / "e2e-server.log")
-    try:
-        running.start(timeout=60)
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    yield running.url
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail("chromium is missing: run `make chromium` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh session (context) with console errors and page errors collected in page.errors."""
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("console", lambda m: pg.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
-    yield pg
-    context.close()
 
 
 def status_starts(page, word: str, timeout: int = TRAIN_TIMEOUT_MS) -> None:
