@@ -6,7 +6,7 @@ PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: run test test-fast bench lint install install-dev chromium clean
+.PHONY: run test test-fast bench lint install install-dev chromium postgresql clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,16 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: $(VENV)/.installed-dev chromium
+# Debian PostgreSQL for the store tests (they start a throwaway cluster on 127.0.0.1 as an unprivileged user)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
+
+test: $(VENV)/.installed-dev chromium postgresql
 	$(BIN)/python -m pytest
 
-test-fast: $(VENV)/.installed-dev
+test-fast: $(VENV)/.installed-dev postgresql
 	$(BIN)/python -m pytest -m "not browser and not slow"
 
 bench: $(VENV)/.installed

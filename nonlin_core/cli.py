@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__
 from .config import FIELDS, ConfigError, RunConfig, caps
 from .errors import DataError
+from .store import StoreConfigError, StoreError
 
 EXIT_USAGE = 2
 _HIDDEN = {"csv_path", "csv_sha256", "target"}   # set through --csv / --target
@@ -223,9 +224,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m nonlin_core") -> 
         print(str(exc), file=sys.stderr)
     except (ConfigError, DataError, FileNotFoundError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
-    except sqlite3.Error as exc:
-        from .store import store_path
-        print(f"{prog}: the run store {store_path()} cannot be used ({exc})", file=sys.stderr)
+    except StoreConfigError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+    except (sqlite3.Error, StoreError) as exc:
+        from .store import redact, store_url
+        print(f"{prog}: the run store {redact(store_url())} cannot be used ({exc})", file=sys.stderr)
         return 1
     except BrokenPipeError:                 # `nonlin runs | head`: the reader left; no traceback at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -22,7 +22,7 @@ from .handles import JobHandle, SweepHandle, batch_handle_key
 from .limits import max_job_seconds, pause_seconds
 from .models import load_mlp
 from .snapshot import padded_history
-from .store import FINISHED, RunRecord, RunStore, history_lists
+from .store import FINISHED, RunRecord, RunStore, heartbeat_seconds, history_lists
 from .timelapse import Timelapse
 from .training import METRICS, Snapshot, Trainer, check_batch
 
@@ -213,7 +213,7 @@ class JobManager:
                 for c in handle.configs:
                     self.store.touch(c.key)
 
-            handle.control.heartbeat = touch_rows
+            handle.control.heartbeat, handle.control.heartbeat_seconds = touch_rows, heartbeat_seconds()
             last_touch, paused_since = time.monotonic(), None
             for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, timelapse=True,
                                       control=handle.control, pause_seconds=pause_seconds(),
@@ -228,7 +228,7 @@ class JobManager:
                 if now > deadline and not handle._cancel.is_set():
                     timed_out = True
                     handle._cancel.set()
-                if now - last_touch > 10:
+                if now - last_touch > handle.control.heartbeat_seconds:
                     touch_rows()
                     last_touch = now
             if timed_out:

@@ -1,32 +1,36 @@
-"""Run store: a small interface and its SQLite implementation (one file in the data dir).
-Rows left 'running' by a dead process are marked 'interrupted' when a store opens; a file that is not
-a readable database is moved aside (never deleted) and a fresh store starts in its place."""
+"""Run store: the interface every backend keeps, the record it stores, and NONLIN_STORE -> a backend.
+Backends (a registry by URL scheme): SQLite, a file in the data dir (the default), and PostgreSQL
+(`postgresql://…`, shared by several servers). Rows left 'running' by a dead process are marked
+'interrupted': a process's rows carry its host id, pid and a token, and are touched while they train (a lease)."""
 from __future__ import annotations
 
-import io
-import json
-import logging
+import hashlib
 import os
+import re
 import socket
-import sqlite3
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from .config import RunConfig
 from .timelapse import Timelapse
 
 PROCESS_TOKEN = uuid.uuid4().hex          # one per process: tells this process's rows from others'
 FINISHED = ("done", "diverged")           # served from the store without training
-STALE_SECONDS = 120.0                     # a running row not touched for this long is dead
-UNREADABLE = ("SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_CANTOPEN", "SQLITE_PERM")   # moved aside, then a fresh store
-log = logging.getLogger("nonlin")
+STALE_SECONDS = 120.0                     # default lease: a running row not touched for this long is dead
+INTERRUPTED_MESSAGE = "the server stopped while this run was training; run it again"
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+class StoreError(Exception):
+    """The run store cannot be used (unreachable server, refused login): one line for the user."""
+
+
+class StoreConfigError(StoreError, ValueError):
+    """NONLIN_STORE names no store this program can open (a usage error)."""
 
 
 @dataclass
@@ -52,6 +56,8 @@ class RunStore(Protocol):
     def get(self, key: str) -> RunRecord | None: ...
     def list_runs(self, limit: int = 100, status: str | None = None, *, offset: int = 0) -> list[RunRecord]: ...
     def count_runs(self, status: str | None = None) -> int: ...
+    def recover(self) -> int: ...
+    def close(self) -> None: ...
 
 
 def history_lists(history: dict[str, np.ndarray]) -> dict[str, list[float]]:
@@ -63,8 +69,38 @@ def history_lists(history: dict[str, np.ndarray]) -> dict[str, list[float]]:
     return out
 
 
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{PROCESS_TOKEN}"
+def _pid_space() -> str:
+    """Where pids of this process can be compared: hostname + boot + pid namespace (two containers on one
+    host share the boot id but not the pid namespace; two replicas may even share a hostname)."""
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(Path(path).read_text().strip() if "boot" in path else str(os.stat(path).st_ino))
+        except OSError:
+            parts.append("")
+    return f"{parts[0]}~{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:10]}".replace(":", "_")
+
+
+HOST_ID = _pid_space()
+
+
+def owner_id() -> str:
+    """This process as the owner of the rows it trains: host id, pid, token."""
+    return f"{HOST_ID}:{os.getpid()}:{PROCESS_TOKEN}"
+
+
+def lease_seconds() -> float:
+    """NONLIN_LEASE_SECONDS (default 120): a running row not touched for this long belongs to a dead process."""
+    try:
+        value = float(os.environ.get("NONLIN_LEASE_SECONDS") or STALE_SECONDS)
+    except ValueError:
+        return STALE_SECONDS
+    return value if value > 0 else STALE_SECONDS
+
+
+def heartbeat_seconds() -> float:
+    """How often a training process touches its rows: well inside the lease."""
+    return min(10.0, lease_seconds() / 4)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -77,175 +113,76 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class SQLiteStore:
-    """Thread-safe SQLite run store; one connection guarded by a lock, WAL journal."""
-
-    SCHEMA = """CREATE TABLE IF NOT EXISTS runs (
-        key TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL DEFAULT '',
-        history TEXT NOT NULL DEFAULT '{}', final TEXT, state_dict BLOB, device TEXT NOT NULL DEFAULT '',
-        seconds REAL NOT NULL DEFAULT 0, owner TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL, updated_at REAL NOT NULL, timelapse BLOB)"""
-    ADDED_COLUMNS = {"timelapse": "BLOB"}     # columns newer than a store file: added in place when it opens
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self.moved_aside: Path | None = None     # where a corrupt store file was moved when this store opened
-        problem = _unreadable(self.path)         # checked before SQLite touches the file or its -wal
-        if problem is None:
-            try:
-                self._db = self._open()
-            except sqlite3.DatabaseError as exc:
-                if getattr(exc, "sqlite_errorname", "") not in UNREADABLE:
-                    raise                                     # e.g. busy or locked: the file is fine
-                problem = str(exc)
-        if problem is not None:
-            self.moved_aside = _move_aside(self.path)
-            log.warning("run store %s could not be read (%s): moved it to %s and started a fresh store",
-                        self.path, problem, self.moved_aside.name)
-            self._db = self._open()
-        self.recovered = self.recover()
-
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(self.SCHEMA)
-            self._migrate(db)
-            db.execute("CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at)")
-        except sqlite3.DatabaseError:
-            db.close()
-            raise
-        return db
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        """Upgrade a store file made by an older schema: add the columns it lacks (old rows get NULL)."""
-        have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-        for name, kind in self.ADDED_COLUMNS.items():
-            if name not in have:
-                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-
-    def recover(self) -> int:
-        """Mark rows that a dead process left queued/running as interrupted; returns how many."""
-        host, pid, now = socket.gethostname(), os.getpid(), time.time()
-        with self._lock:
-            rows = self._db.execute("SELECT key, owner, updated_at FROM runs WHERE status IN ('queued','running')").fetchall()
-            dead = []
-            for key, owner, updated in rows:
-                o_host, o_pid, o_token = (owner.split(":") + ["", "", ""])[:3]
-                if o_token == PROCESS_TOKEN:
-                    continue                                  # ours: another store object in this process
-                same_host_dead = o_host == host and (not o_pid.isdigit() or int(o_pid) == pid or not _pid_alive(int(o_pid)))
-                if same_host_dead or now - updated > STALE_SECONDS:
-                    dead.append(key)
-            for key in dead:
-                self._db.execute("UPDATE runs SET status='interrupted', message=?, updated_at=? WHERE key=?",
-                                 ("the server stopped while this run was training; run it again", now, key))
-        return len(dead)
-
-    def begin(self, config: RunConfig) -> None:
-        now = time.time()
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO runs(key, config, status, owner, created_at, updated_at) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(key) DO UPDATE SET status='running', message='', owner=excluded.owner, "
-                "updated_at=excluded.updated_at",
-                (config.key, config.to_json(), "running", _owner(), now, now))
-
-    def touch(self, key: str) -> None:
-        with self._lock:
-            self._db.execute("UPDATE runs SET updated_at=? WHERE key=?", (time.time(), key))
-
-    def finish(self, record: RunRecord) -> None:
-        blob = None
-        if record.state_dict is not None:
-            buf = io.BytesIO()
-            torch.save(record.state_dict, buf)
-            blob = buf.getvalue()
-        frames = None if record.timelapse is None else record.timelapse.to_bytes()
-        now = time.time()
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO runs(key, config, status, message, history, final, state_dict, device, seconds, owner,"
-                " created_at, updated_at, timelapse) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE"
-                " SET status=excluded.status, message=excluded.message, history=excluded.history,"
-                " final=excluded.final, state_dict=excluded.state_dict, device=excluded.device,"
-                " seconds=excluded.seconds, owner=excluded.owner, updated_at=excluded.updated_at,"
-                " timelapse=excluded.timelapse",
-                (record.key, record.config.to_json(), record.status, record.message, json.dumps(record.history),
-                 json.dumps(record.final) if record.final is not None else None, blob, record.device,
-                 record.seconds, _owner(), now, now, frames))
-
-    _COLUMNS = "key, config, status, message, history, final, device, seconds, created_at, updated_at"
-    _LIST_COLUMNS = _COLUMNS.replace("history", "'{}'")          # listing never parses histories
-
-    def _record(self, row, state_blob=None, frames_blob=None) -> RunRecord:
-        key, config, status, message, history, final, device, seconds, created, updated = row
-        state = torch.load(io.BytesIO(state_blob), weights_only=True) if state_blob else None
-        return RunRecord(key, RunConfig.from_dict(json.loads(config)), status, message, json.loads(history),
-                         json.loads(final) if final else None, device, seconds, created, updated, state,
-                         Timelapse.from_bytes(frames_blob) if frames_blob else None)
-
-    def get(self, key: str) -> RunRecord | None:
-        """The whole run: history, state dict and time-lapse too."""
-        with self._lock:
-            row = self._db.execute(f"SELECT {self._COLUMNS}, state_dict, timelapse FROM runs WHERE key=?",
-                                   (key,)).fetchone()
-        return self._record(row[:-2], row[-2], row[-1]) if row else None
-
-    def list_runs(self, limit: int = 100, status: str | None = None, *, offset: int = 0) -> list[RunRecord]:
-        """Newest first, without histories (history == {}), state dicts or time-lapses; get(key) has them."""
-        where, args = (" WHERE status=?", (status,)) if status else ("", ())
-        with self._lock:
-            rows = self._db.execute(f"SELECT {self._LIST_COLUMNS} FROM runs{where} ORDER BY updated_at DESC "
-                                    "LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
-        return [self._record(r) for r in rows]
-
-    def count_runs(self, status: str | None = None) -> int:
-        """How many runs list_runs can page through."""
-        where, args = (" WHERE status=?", (status,)) if status else ("", ())
-        with self._lock:
-            return self._db.execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+def owner_dead(owner: str, updated_at: float, now: float) -> bool:
+    """Whether a queued/running row's owner is gone: its lease ran out, or it was a process of this pid space
+    that no longer exists. A pid is never checked against another host's."""
+    o_host, o_pid, o_token = (owner.split(":") + ["", "", ""])[:3]
+    if o_token == PROCESS_TOKEN:
+        return False                                  # ours: another store object in this process
+    if now - updated_at > lease_seconds():
+        return True
+    return o_host == HOST_ID and (not o_pid.isdigit() or int(o_pid) == os.getpid() or not _pid_alive(int(o_pid)))
 
 
-def _unreadable(path: Path) -> str | None:
-    """Why an existing store file cannot be a SQLite database (it cannot be read, or its header is not
-    SQLite's); None when it may be one (or is absent or empty: a new store)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None if head in (b"", b"SQLite format 3\x00") else "file is not a database"
+# scheme -> "module:Class"; a path without a scheme is SQLite. Imported on use (psycopg only for PostgreSQL).
+BACKENDS = {"sqlite": "store_sqlite:SQLiteStore", "postgresql": "store_postgres:PostgresStore",
+            "postgres": "store_postgres:PostgresStore"}
 
 
-def _move_aside(path: Path) -> Path:
-    """Rename a store file and its -wal/-shm to <name>.corrupt-<time>; returns the new path of the file."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved, n = path.with_name(f"{path.name}.corrupt-{stamp}"), 1
-    while moved.exists():
-        n += 1
-        moved = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-    for suffix in ("-wal", "-shm", ""):
-        part = Path(f"{path}{suffix}")
-        if part.exists():
-            part.rename(f"{moved}{suffix}")
-    return moved
+def store_url() -> str:
+    """NONLIN_STORE as given, else the path of runs.sqlite3 in the data dir (NONLIN_DATA_DIR)."""
+    from .datasets import data_dir
+    return os.environ.get("NONLIN_STORE") or str(data_dir() / "runs.sqlite3")
+
+
+def store_scheme(url: str) -> str:
+    """The backend of a store URL ('sqlite' for a plain path); an unknown scheme is refused."""
+    match = _SCHEME.match(url)
+    if not match:
+        return "sqlite"
+    scheme = match.group(1).lower()
+    if scheme not in BACKENDS:
+        raise StoreConfigError(f"NONLIN_STORE={redact(url)}: unknown store scheme {scheme!r}; use a file path "
+                               f"(SQLite), sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    return scheme
+
+
+def redact(url: str) -> str:
+    """A store URL fit for a message: its password replaced by ***."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+def open_store(url: str | os.PathLike | None = None) -> RunStore:
+    """The run store at url (default: store_url()), by its scheme."""
+    import importlib
+    url = store_url() if url is None else str(url)
+    scheme = store_scheme(url)
+    module, cls = BACKENDS[scheme].split(":")
+    backend = getattr(importlib.import_module(f".{module}", __package__), cls)
+    return backend(url[len("sqlite://"):] if scheme == "sqlite" and url.startswith("sqlite://") else url)
 
 
 def store_path() -> Path:
-    """NONLIN_STORE, else runs.sqlite3 in the data dir (NONLIN_DATA_DIR)."""
-    from .datasets import data_dir
-    return Path(os.environ.get("NONLIN_STORE") or data_dir() / "runs.sqlite3")
+    """The SQLite store's file (NONLIN_STORE or runs.sqlite3 in the data dir); for a server store (PostgreSQL),
+    runs.sqlite3 in the data dir: only local_dir() of it is used then."""
+    url = store_url()
+    if store_scheme(url) != "sqlite":
+        from .datasets import data_dir
+        return data_dir() / "runs.sqlite3"
+    return Path(url[len("sqlite://"):] if url.startswith("sqlite://") else url)
 
 
-def default_store() -> SQLiteStore:
-    return SQLiteStore(store_path())
+def local_dir() -> Path:
+    """This server's own folder for files beside the store (uploads): the SQLite file's, else the data dir."""
+    return store_path().parent
+
+
+def default_store() -> RunStore:
+    return open_store()
+
+
+def __getattr__(name: str):
+    if name == "SQLiteStore":                         # the default backend, importable from here as before
+        from .store_sqlite import SQLiteStore
+        return SQLiteStore
+    raise AttributeError(name)

@@ -14,7 +14,7 @@ from nonlin_core.config import FIELD_BY_NAME, ConfigError, RunConfig, caps
 from nonlin_core.datasets import DATASETS
 from nonlin_core.errors import ChecksumMismatch, DataError, DatasetMissing
 from nonlin_core.models import ACTIVATIONS
-from nonlin_core.store import store_path
+from nonlin_core.store import local_dir
 from nonlin_core.uploads import csv_columns, is_upload, save_upload
 
 log = logging.getLogger("nonlin")
@@ -305,7 +305,7 @@ def compare_sidebar() -> CompareSpec | None:
 
 def upload_dir() -> Path:
     """Where uploads are kept: beside the run store (the data dir may be read-only)."""
-    return store_path().parent / "uploads"
+    return local_dir() / "uploads"
 
 
 def open_in_playground(config: RunConfig) -> None:

@@ -11,7 +11,7 @@ import streamlit as st
 from nonlin_core import datasets, inspection
 from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobManager
-from nonlin_core.store import SQLiteStore, store_path
+from nonlin_core.store import StoreError, open_store, store_url
 
 PERSISTED = ("pg_", "cmp_", "act_", "ui_")   # widget keys kept alive across pages (buttons are named btn_*)
 MAX_HANDLES = 24                              # finished runs a session keeps at hand
@@ -23,8 +23,8 @@ def _release(manager: JobManager) -> None:
 
 
 @st.cache_resource(show_spinner="Starting the training engine…", on_release=_release)
-def _manager(path: str) -> JobManager:
-    manager = JobManager.from_env(SQLiteStore(path), grid_resolution=60, snapshot_seconds=0.1)
+def _manager(url: str) -> JobManager:
+    manager = JobManager.from_env(open_store(url), grid_resolution=60, snapshot_seconds=0.1)
     _warm_up()
     # app.py froze the process's objects at start-up (configure_process); freeze what the warm-up's lazy
     # imports added as well, so Streamlit's gc.collect(2) after every rerun skips them too
@@ -45,12 +45,17 @@ def _warm_up() -> None:
 
 def manager() -> JobManager:
     """The job manager (and its store) for this server and NONLIN_STORE."""
-    return _manager(str(store_path()))
+    return _manager(store_url())
 
 
 def boot() -> None:
-    """Once per script run: engine warm, session initialised, widget values kept across pages."""
-    manager()
+    """Once per script run: engine warm, session initialised, widget values kept across pages (a store that
+    cannot be opened is said on the page, and nothing else runs)."""
+    try:
+        manager()
+    except StoreError as exc:
+        st.error(f"The run store cannot be used: {exc}", icon=":material/error:")
+        st.stop()
     if "owner" not in st.session_state:
         st.session_state.owner = uuid.uuid4().hex
         st.session_state.handles = OrderedDict()

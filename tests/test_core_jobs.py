@@ -3,7 +3,6 @@ dead process, per-owner caps, failures and cancel."""
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import torch
 from nonlin_core import RunConfig, datasets
 from nonlin_core.errors import DataError
 from nonlin_core.jobs import BusyError, JobHandle, JobManager
-from nonlin_core.store import PROCESS_TOKEN, STALE_SECONDS, RunRecord, SQLiteStore, history_lists
+from nonlin_core.store import HOST_ID, PROCESS_TOKEN, STALE_SECONDS, RunRecord, SQLiteStore, history_lists
 from nonlin_core.training import METRICS, train
 
 QUICK = RunConfig(dataset="moons", n_samples=120, noise=0.2, epochs=25, hidden_layers=(6,), device="cpu")
@@ -250,7 +249,7 @@ def dead_pid() -> int:
 
 def test_recover_marks_dead_processes_rows_interrupted(factory):
     factory.store().close()                          # creates the schema
-    host, now = socket.gethostname(), time.time()
+    host, now = HOST_ID, time.time()             # this host's pid space (hostname, boot, pid namespace)
     live = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         rows = {

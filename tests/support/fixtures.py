@@ -58,3 +58,37 @@ def app(store_path):
     yield make
     st.cache_resource.clear()        # on_release: JobManager.shutdown joins the training threads
     st.cache_data.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 for the session (skipped where PostgreSQL is not installed,
+    except in CI, where `make test` installs it)."""
+    import os
+
+    from tests.support.postgres import PostgresCluster, bindir
+    found = bindir()
+    if found is None:
+        message = "PostgreSQL is not installed (apt-get install postgresql; `make postgresql`)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    cluster = PostgresCluster(found)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(postgres, monkeypatch) -> str:
+    """A fresh PostgreSQL database for this test (NONLIN_STORE)."""
+    url = postgres.create_database()
+    monkeypatch.setenv("NONLIN_STORE", url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path, monkeypatch) -> str:
+    """A fresh run store of each backend for this test (NONLIN_STORE): an SQLite file, a PostgreSQL database."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_url")
+    path = str(tmp_path / "runs.sqlite3")
+    monkeypatch.setenv("NONLIN_STORE", path)
+    return path
