@@ -26,8 +26,10 @@ def free_port() -> int:
 class StreamlitServer:
     """start() / kill() / stop(); the server's output goes to `log` (appended, so restarts add to it)."""
 
-    def __init__(self, store: Path, log: Path, *, port: int | None = None, env: dict[str, str] | None = None):
-        self.store, self.log, self.port = Path(store), Path(log), port or free_port()
+    def __init__(self, store: Path | str, log: Path, *, port: int | None = None, env: dict[str, str] | None = None):
+        """store: an SQLite file, or a store URL (postgresql://…) that several servers share."""
+        self.store = store if isinstance(store, str) and "://" in store else Path(store)
+        self.log, self.port = Path(log), port or free_port()
         self.env = {**os.environ, "NONLIN_STORE": str(self.store), "OMP_NUM_THREADS": "1", **(env or {})}
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{self.port}"
