@@ -6,7 +6,7 @@ PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: run test test-fast bench lint install install-dev chromium postgresql clean
+.PHONY: run test test-fast bench lint install install-dev chromium postgresql nginx clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ postgresql:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
 
-test: $(VENV)/.installed-dev chromium postgresql
+# Debian nginx for the load-balancer test (deploy/nginx.conf in front of two local servers)
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	  else echo "nginx is missing: sudo apt-get install nginx-light" >&2; exit 1; fi; }
+
+test: $(VENV)/.installed-dev chromium postgresql nginx
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV)/.installed-dev postgresql
