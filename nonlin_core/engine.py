@@ -19,7 +19,7 @@ from .config import RunConfig
 from .control import RunControl
 from .grid import grid_points
 from .metrics import final_metrics
-from .models import ACTIVATIONS, build_mlp, derive_seed, load_mlp, output_width
+from .models import ACTIVATIONS, derive_seed, init_parameters, output_width
 from .optim import flat_optimizer
 from .snapshot import Snapshot
 from .timelapse import Recorder
@@ -37,8 +37,7 @@ class _Net:
 
 
 def _make_net(configs: list[RunConfig], n_in: int, n_out: int, device, dtype) -> _Net:
-    models = [build_mlp(n_in, c.hidden_layers, n_out, c.activation, seed=c.seed, dtype=dtype) for c in configs]
-    flat = torch.stack([torch.nn.utils.parameters_to_vector(m.parameters()) for m in models]).to(device)
+    flat = torch.stack([init_parameters(n_in, c.hidden_layers, n_out, seed=c.seed, dtype=dtype) for c in configs]).to(device)
     net, K, offset = _Net(flat.detach(), torch.zeros_like(flat)), len(configs), 0
     widths = [n_in, *configs[0].hidden_layers, n_out]
     for fan_in, fan_out in zip(widths[:-1], widths[1:]):
@@ -287,13 +286,16 @@ class BatchRun:
 
     def finish(self) -> tuple[list[dict | None], list[dict]]:
         """Per member: final metrics of the trained model on train and test, and its state_dict."""
+        Z, _, _ = self.forward(self.X.unsqueeze(0), keep=False)
+        logits = Z.transpose(1, 2).cpu()                                        # (K, N, out)
+        net, y_np = self.net, self.y.cpu().numpy()
         finals, states = [], []
-        y_np, X_rows = self.y.cpu().numpy(), self.X.T.cpu()
         for k, c in enumerate(self.cfgs):
-            model = load_mlp(c, self.data.n_features, self.data.n_classes, self.net.params[k])
-            states.append({n: t.detach().clone() for n, t in model.state_dict().items()})
-            ok = self.status[k] != "diverged" and bool(torch.isfinite(self.net.params[k]).all())
-            finals.append(final_metrics(model(X_rows), y_np, self.ntr, c.loss, self.data.n_classes) if ok else None)
+            states.append({f"{2 * i}.{name}": t[k].reshape(t.shape[1:] if name == "weight" else (-1,)).to("cpu", copy=True)
+                           for i, pair in enumerate(zip(net.weights, net.biases))
+                           for name, t in zip(("weight", "bias"), pair)})
+            ok = self.status[k] != "diverged" and bool(torch.isfinite(net.params[k]).all())
+            finals.append(final_metrics(logits[k], y_np, self.ntr, c.loss, self.data.n_classes) if ok else None)
         return finals, states
 
 

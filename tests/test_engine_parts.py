@@ -1,0 +1,36 @@
+"""The engine's shortcuts against what they replace: init without modules, metrics without sklearn's checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix, f1_score
+
+from nonlin_core.metrics import confusion_counts, macro_f1
+from nonlin_core.models import build_mlp, init_parameters
+
+
+@pytest.mark.parametrize("shape", [(2, (10, 10), 1), (5, (3,), 4), (2, (), 3)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_init_parameters_equal_build_mlp(shape, dtype):
+    n_in, hidden, n_out = shape
+    for seed in (0, 7):
+        model = build_mlp(n_in, hidden, n_out, "relu", seed=seed, dtype=dtype)
+        expected = torch.nn.utils.parameters_to_vector(model.parameters())
+        got = init_parameters(n_in, hidden, n_out, seed=seed, dtype=dtype)
+        assert got.dtype == dtype and torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 5])
+def test_confusion_and_macro_f1_equal_sklearn(n_classes):
+    rng = np.random.default_rng(n_classes)
+    labels = list(range(n_classes))
+    for trial in range(30):
+        n = int(rng.integers(1, 40))
+        # some trials leave classes out of y, out of pred, or both (sklearn's zero_division=0 cases)
+        y = rng.integers(0, max(1, n_classes - trial % 3), n)
+        pred = rng.integers(trial % 2, n_classes, n) if trial % 4 else y.copy()
+        confusion = confusion_counts(y, pred, n_classes)
+        assert confusion.tolist() == confusion_matrix(y, pred, labels=labels).tolist()
+        assert macro_f1(confusion) == pytest.approx(
+            f1_score(y, pred, average="macro", labels=labels, zero_division=0), abs=1e-12)
