@@ -24,6 +24,8 @@ from .optim import flat_optimizer
 from .snapshot import Snapshot
 from .timelapse import Recorder
 
+aten = torch.ops.aten
+
 
 @dataclass
 class _Net:
@@ -48,17 +50,31 @@ def _make_net(configs: list[RunConfig], n_in: int, n_out: int, device, dtype) ->
     return net
 
 
+# Activations whose derivative needs only the output a: forward overwrites z, backward overwrites the incoming
+# gradient (both fresh buffers of the engine), sparing a K x width x N write per layer (its L2 spill at K = 32).
+_IN_PLACE = {
+    "relu": (torch.relu_, lambda g, z, a: aten.threshold_backward.grad_input(g, a, 0, grad_input=g)),
+    "tanh": (torch.tanh_, lambda g, z, a: aten.tanh_backward.grad_input(g, a, grad_input=g)),
+    "sigmoid": (torch.sigmoid_, lambda g, z, a: aten.sigmoid_backward.grad_input(g, a, grad_input=g)),
+    "none": (lambda z: z, lambda g, z, a: g),
+}
+
+
 class _Activations:
-    """Each member's activation; a single call when all members share one."""
+    """Each member's activation; a single call when all members share one, in place where _IN_PLACE has it.
+    forward(z) may return z itself; backward(g, z, a) may overwrite g (the engine passes fresh tensors)."""
 
     def __init__(self, names: list[str], device):
         self.groups = {n: torch.tensor([k for k, m in enumerate(names) if m == n], device=device)
                        for n in dict.fromkeys(names)}
-        self.single = ACTIVATIONS[names[0]] if len(self.groups) == 1 else None
+        self.single = None
+        if len(self.groups) == 1:
+            act = ACTIVATIONS[names[0]]
+            self.single = _IN_PLACE.get(names[0], (act.fn, act.backward))
 
     def forward(self, z: Tensor) -> Tensor:
         if self.single:
-            return self.single.fn(z)
+            return self.single[0](z)
         out = torch.empty_like(z)
         for name, idx in self.groups.items():
             out[idx] = ACTIVATIONS[name].fn(z[idx])
@@ -66,7 +82,7 @@ class _Activations:
 
     def backward(self, g: Tensor, z: Tensor, a: Tensor) -> Tensor:
         if self.single:
-            return self.single.backward(g, z, a)
+            return self.single[1](g, z, a)
         out = torch.empty_like(z)
         for name, idx in self.groups.items():
             out[idx] = ACTIVATIONS[name].backward(g[idx], z[idx], a[idx])
@@ -125,8 +141,8 @@ class BatchRun:
                 inputs.append(A)
             if A.shape[0] == K:
                 Z = torch.baddbmm(b, W, A)
-            else:  # input shared by all members: one GEMM over the stacked weights (K*out, F) @ (F, n)
-                Z = torch.addmm(b.reshape(-1, 1), W.reshape(-1, W.shape[2]), A[0]).view(K, W.shape[1], -1)
+            else:  # input shared by all members: one GEMM over the stacked weights (K*out, F) @ (F, n), bias in place
+                Z = torch.mm(W.reshape(-1, W.shape[2]), A[0]).view(K, W.shape[1], -1).add_(b)
             if i == last:
                 return Z, inputs, zs
             if keep:

@@ -6,8 +6,9 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix, f1_score
 
+from nonlin_core.engine import _IN_PLACE
 from nonlin_core.metrics import confusion_counts, macro_f1
-from nonlin_core.models import build_mlp, init_parameters
+from nonlin_core.models import ACTIVATIONS, build_mlp, init_parameters
 
 
 @pytest.mark.parametrize("shape", [(2, (10, 10), 1), (5, (3,), 4), (2, (), 3)])
@@ -34,3 +35,15 @@ def test_confusion_and_macro_f1_equal_sklearn(n_classes):
         assert confusion.tolist() == confusion_matrix(y, pred, labels=labels).tolist()
         assert macro_f1(confusion) == pytest.approx(
             f1_score(y, pred, average="macro", labels=labels, zero_division=0), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(_IN_PLACE))
+def test_in_place_activations_equal_the_registry(name):
+    z = torch.randn(3, 4, 50, dtype=torch.float64) * 3
+    g = torch.randn(3, 4, 50, dtype=torch.float64)
+    act, (forward, backward) = ACTIVATIONS[name], _IN_PLACE[name]
+    a = act.fn(z)
+    expected = act.backward(g, z, a)
+    a_in_place = forward(z.clone())
+    assert torch.equal(a_in_place, a)
+    assert torch.equal(backward(g.clone(), z, a), expected)
