@@ -6,9 +6,12 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix, f1_score
 
+from nonlin_core import RunConfig
+from nonlin_core.config import ConfigError
 from nonlin_core.engine import _IN_PLACE
 from nonlin_core.metrics import confusion_counts, macro_f1
 from nonlin_core.models import ACTIVATIONS, build_mlp, init_parameters
+from nonlin_core.training import pick_device, train
 
 
 @pytest.mark.parametrize("shape", [(2, (10, 10), 1), (5, (3,), 4), (2, (), 3)])
@@ -47,3 +50,26 @@ def test_in_place_activations_equal_the_registry(name):
     a_in_place = forward(z.clone())
     assert torch.equal(a_in_place, a)
     assert torch.equal(backward(g.clone(), z, a), expected)
+
+
+def test_nonlin_device_sets_the_auto_policy(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("NONLIN_DEVICE", "cpu")
+    assert pick_device("auto") == torch.device("cpu")      # a GPU box that keeps small runs on the CPU
+    monkeypatch.setenv("NONLIN_DEVICE", "cuda")
+    assert pick_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        pick_device("auto")
+    assert pick_device("cpu") == torch.device("cpu")       # an explicit device is the config's, not the policy's
+    monkeypatch.setenv("NONLIN_DEVICE", "tpu")
+    with pytest.raises(ConfigError, match="NONLIN_DEVICE='tpu' must be one of auto, cpu, cuda, mps"):
+        pick_device("auto")
+    monkeypatch.setenv("NONLIN_DEVICE", "")
+    assert pick_device("auto") == torch.device("cpu")
+
+
+def test_nonlin_device_applies_to_a_run(monkeypatch):
+    monkeypatch.setenv("NONLIN_DEVICE", "cpu")
+    snap = train(RunConfig(epochs=3, n_samples=100))
+    assert snap.device == "cpu"
