@@ -154,8 +154,10 @@ class BatchRun:
         n, K, net = dZ.shape[2], self.K, self.net
         for i in range(len(net.weights) - 1, -1, -1):
             A = inputs[i] if inputs[i].shape[2] == n else inputs[i][:, :, :n]
-            if A.shape[0] == K:
+            if A.shape[0] == K and net.gweights[i].is_contiguous():   # K = 1
                 torch.bmm(dZ, A.transpose(1, 2), out=net.gweights[i])
+            elif A.shape[0] == K:  # bmm into a strided view of grads loops over members: one batched GEMM, one copy
+                net.gweights[i].copy_(torch.bmm(dZ, A.transpose(1, 2)))
             else:  # shared input: (K*out, n) @ (n, F)
                 net.gweights[i].copy_(torch.mm(dZ.reshape(-1, n), A[0].T).view_as(net.gweights[i]))
             torch.sum(dZ, dim=2, keepdim=True, out=net.gbiases[i])
