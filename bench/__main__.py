@@ -1,6 +1,7 @@
 """`make bench`: the engine against reference loops, as ratios measured in this one process.
 
 python -m bench [--only core|batch] [--device cpu|cuda] [--ks 1,8,32,128] [--epochs 1000] [--repeats 3]
+                [--clock wall|cpu]
 K may go up to 1024; `--device cuda` without a CUDA GPU prints that it is skipped and exits 0."""
 from __future__ import annotations
 
@@ -25,10 +26,16 @@ MOONS = RunConfig(dataset="moons", n_samples=10_000, noise=0.2, hidden_layers=(1
                   lr=1e-3, weight_decay=0.01, batch_size=32, epochs=50)
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}   # cpu: this thread's CPU seconds
+clock = CLOCKS["wall"]
+
+
 def timed(fn):
-    start = time.perf_counter()
+    start = clock()
     out = fn()
-    return time.perf_counter() - start, out
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return clock() - start, out
 
 
 def engine(configs, data):
@@ -100,14 +107,21 @@ def main() -> None:
     parser.add_argument("--ks", type=parse_ks, default=[1, 8, 32, 128], help=f"K values, 1..{MAX_K}")
     parser.add_argument("--epochs", type=int, default=CIRCLES.epochs, help="epochs of the batched runs")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="cpu: this thread's CPU time, steadier than wall time on a shared machine (CPU runs only)")
     args = parser.parse_args()
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
     if args.device == "cuda" and not torch.cuda.is_available():
         print("--device cuda: no CUDA GPU here; skipped")
         sys.exit(0)
+    if args.clock == "cpu" and args.device != "cpu":
+        parser.error("--clock cpu times CPU runs only (a GPU's work is not this thread's CPU time)")
+    global clock
+    clock = CLOCKS[args.clock]
     configure_process(freeze_gc=False)   # threads from NONLIN_TORCH_THREADS (default 1), allocator
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; ratios are measured in this process")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {args.clock} clock; ratios are measured "
+          "in this process")
     if args.only in (None, "core"):
         bench_core(args.repeats, args.device)
     if args.only in (None, "batch"):

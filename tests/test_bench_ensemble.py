@@ -53,9 +53,11 @@ def test_cuda_bench_skips_without_a_gpu():
     assert "no CUDA GPU here; skipped" in out.stdout
 
 
-def test_bench_usage_error_exits_2():
+@pytest.mark.parametrize("args, message", [(["--ks", "2048"], "--ks '2048': give whole numbers from 1 to 1024"),
+                                           (["--epochs", "0"], "--epochs must be at least 1"),
+                                           (["--clock", "gpu"], "invalid choice: 'gpu'")])
+def test_bench_usage_error_exits_2(args, message):
     env = {**os.environ, "PYTHONPATH": "."}
-    out = subprocess.run([sys.executable, "-m", "bench", "--ks", "2048"], env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-m", "bench", *args], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
-    assert "--ks '2048': give whole numbers from 1 to 1024" in out.stderr
+    assert message in out.stderr
