@@ -1,10 +1,13 @@
 """`make bench`: the engine against reference loops, as ratios measured in this one process.
 
-python -m bench [--only core|batch] [--device cpu|cuda] [--ks 1,8,32,128] [--repeats 3]"""
+python -m bench [--only core|batch] [--device cpu|cuda] [--ks 1,8,32,128] [--epochs 1000] [--repeats 3]
+                [--clock wall|cpu]
+K may go up to 1024; `--device cuda` without a CUDA GPU prints that it is skipped and exits 0."""
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 import torch
@@ -15,15 +18,24 @@ from nonlin_core.reference import textbook_train
 from nonlin_core.training import Trainer
 from nonlin_core.tuning import configure_process
 
+from .ensemble import ensemble_train
+
 CIRCLES = RunConfig()  # the tutorial: 1000 samples, noise 0.03, 2→10→10→1, SGD 0.1, 1000 full-batch epochs, BCE
+MAX_K = 1024
 MOONS = RunConfig(dataset="moons", n_samples=10_000, noise=0.2, hidden_layers=(10,), loss="ce", optimizer="adamw",
                   lr=1e-3, weight_decay=0.01, batch_size=32, epochs=50)
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}   # cpu: this thread's CPU seconds
+clock = CLOCKS["wall"]
+
+
 def timed(fn):
-    start = time.perf_counter()
+    start = clock()
     out = fn()
-    return time.perf_counter() - start, out
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return clock() - start, out
 
 
 def engine(configs, data):
@@ -57,34 +69,63 @@ def bench_core(repeats: int, device: str) -> None:
               f"   ({config.epochs} epochs, history every epoch, device {snap.device})")
 
 
-def bench_batch(ks: list[int], device: str) -> None:
-    config = CIRCLES.replace(device=device)
+def bench_batch(ks: list[int], device: str, epochs: int) -> None:
+    config = CIRCLES.replace(device=device, epochs=epochs)
     data = datasets.load(config)
     engine([config.replace(epochs=5)] * 2, data)
+    ensemble_train([config.replace(epochs=5)] * 2, data, device)
     t1, _ = timed(lambda: engine([config], data))
-    print(f"batched circles, K models (seeds 0..K-1) in one computation vs one model, device {device}:")
-    print(f"{'K':>6} {'batched s':>10} {'K x one s':>10} {'vs K=1':>8} {'vs sequential':>14}")
+    print(f"batched circles ({epochs} epochs), K models (seeds 0..K-1) in one computation vs one model, and vs "
+          f"PyTorch's ensembling recipe (stack_module_state + vmap(grad(functional_call)), fused {config.optimizer}), "
+          f"device {device}:")
+    print(f"{'K':>6} {'batched s':>10} {'K x one s':>10} {'vs K=1':>8} {'vs sequential':>14} {'recipe s':>9} "
+          f"{'recipe/engine':>14}")
     for k in ks:
         configs = [config.replace(seed=s) for s in range(k)]
         tk, snap = timed(lambda: engine(configs, data))
+        tr, hist = timed(lambda: ensemble_train(configs, data, device))
         seq = t1 * k
-        print(f"{k:>6} {tk:>10.3f} {seq:>10.3f} {tk / t1:>7.2f}x {seq / tk:>13.2f}x   mean test acc "
-              f"{snap.history['test_acc'][:, -1].mean():.3f}")
+        print(f"{k:>6} {tk:>10.3f} {seq:>10.3f} {tk / t1:>7.2f}x {seq / tk:>13.2f}x {tr:>9.3f} {tr / tk:>13.2f}x   "
+              f"mean test acc {snap.history['test_acc'][:, -1].mean():.3f} (recipe {hist['test_acc'][:, -1].mean():.3f})")
+
+
+def parse_ks(text: str) -> list[int]:
+    """"1,8,32" -> [1, 8, 32]; each K a whole number from 1 to MAX_K."""
+    try:
+        ks = [int(k) for k in text.split(",")]
+    except ValueError:
+        ks = []
+    if not ks or not all(1 <= k <= MAX_K for k in ks):
+        raise argparse.ArgumentTypeError(f"--ks {text!r}: give whole numbers from 1 to {MAX_K}, comma-separated")
+    return ks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", choices=["core", "batch"])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--ks", default="1,8,32,128")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--ks", type=parse_ks, default=[1, 8, 32, 128], help=f"K values, 1..{MAX_K}")
+    parser.add_argument("--epochs", type=int, default=CIRCLES.epochs, help="epochs of the batched runs")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                        help="cpu: this thread's CPU time, steadier than wall time on a shared machine (CPU runs only)")
     args = parser.parse_args()
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: no CUDA GPU here; skipped")
+        sys.exit(0)
+    if args.clock == "cpu" and args.device != "cpu":
+        parser.error("--clock cpu times CPU runs only (a GPU's work is not this thread's CPU time)")
+    global clock
+    clock = CLOCKS[args.clock]
     configure_process(freeze_gc=False)   # threads from NONLIN_TORCH_THREADS (default 1), allocator
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; ratios are measured in this process")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {args.clock} clock; ratios are measured "
+          "in this process")
     if args.only in (None, "core"):
         bench_core(args.repeats, args.device)
     if args.only in (None, "batch"):
-        bench_batch([int(k) for k in args.ks.split(",")], args.device)
+        bench_batch(args.ks, args.device, args.epochs)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ from .config import RunConfig
 from .control import RunControl
 from .grid import grid_points
 from .metrics import final_metrics
-from .models import ACTIVATIONS, build_mlp, derive_seed, load_mlp, output_width
+from .models import ACTIVATIONS, derive_seed, init_parameters, output_width
 from .optim import flat_optimizer
 from .snapshot import Snapshot
 from .timelapse import Recorder
+
+aten = torch.ops.aten
 
 
 @dataclass
@@ -37,8 +39,7 @@ class _Net:
 
 
 def _make_net(configs: list[RunConfig], n_in: int, n_out: int, device, dtype) -> _Net:
-    models = [build_mlp(n_in, c.hidden_layers, n_out, c.activation, seed=c.seed, dtype=dtype) for c in configs]
-    flat = torch.stack([torch.nn.utils.parameters_to_vector(m.parameters()) for m in models]).to(device)
+    flat = torch.stack([init_parameters(n_in, c.hidden_layers, n_out, seed=c.seed, dtype=dtype) for c in configs]).to(device)
     net, K, offset = _Net(flat.detach(), torch.zeros_like(flat)), len(configs), 0
     widths = [n_in, *configs[0].hidden_layers, n_out]
     for fan_in, fan_out in zip(widths[:-1], widths[1:]):
@@ -49,17 +50,31 @@ def _make_net(configs: list[RunConfig], n_in: int, n_out: int, device, dtype) ->
     return net
 
 
+# Activations whose derivative needs only the output a: forward overwrites z, backward overwrites the incoming
+# gradient (both fresh buffers of the engine), sparing a K x width x N write per layer (its L2 spill at K = 32).
+_IN_PLACE = {
+    "relu": (torch.relu_, lambda g, z, a: aten.threshold_backward.grad_input(g, a, 0, grad_input=g)),
+    "tanh": (torch.tanh_, lambda g, z, a: aten.tanh_backward.grad_input(g, a, grad_input=g)),
+    "sigmoid": (torch.sigmoid_, lambda g, z, a: aten.sigmoid_backward.grad_input(g, a, grad_input=g)),
+    "none": (lambda z: z, lambda g, z, a: g),
+}
+
+
 class _Activations:
-    """Each member's activation; a single call when all members share one."""
+    """Each member's activation; a single call when all members share one, in place where _IN_PLACE has it.
+    forward(z) may return z itself; backward(g, z, a) may overwrite g (the engine passes fresh tensors)."""
 
     def __init__(self, names: list[str], device):
         self.groups = {n: torch.tensor([k for k, m in enumerate(names) if m == n], device=device)
                        for n in dict.fromkeys(names)}
-        self.single = ACTIVATIONS[names[0]] if len(self.groups) == 1 else None
+        self.single = None
+        if len(self.groups) == 1:
+            act = ACTIVATIONS[names[0]]
+            self.single = _IN_PLACE.get(names[0], (act.fn, act.backward))
 
     def forward(self, z: Tensor) -> Tensor:
         if self.single:
-            return self.single.fn(z)
+            return self.single[0](z)
         out = torch.empty_like(z)
         for name, idx in self.groups.items():
             out[idx] = ACTIVATIONS[name].fn(z[idx])
@@ -67,7 +82,7 @@ class _Activations:
 
     def backward(self, g: Tensor, z: Tensor, a: Tensor) -> Tensor:
         if self.single:
-            return self.single.backward(g, z, a)
+            return self.single[1](g, z, a)
         out = torch.empty_like(z)
         for name, idx in self.groups.items():
             out[idx] = ACTIVATIONS[name].backward(g[idx], z[idx], a[idx])
@@ -126,8 +141,8 @@ class BatchRun:
                 inputs.append(A)
             if A.shape[0] == K:
                 Z = torch.baddbmm(b, W, A)
-            else:  # input shared by all members: one GEMM over the stacked weights (K*out, F) @ (F, n)
-                Z = torch.addmm(b.reshape(-1, 1), W.reshape(-1, W.shape[2]), A[0]).view(K, W.shape[1], -1)
+            else:  # input shared by all members: one GEMM over the stacked weights (K*out, F) @ (F, n), bias in place
+                Z = torch.mm(W.reshape(-1, W.shape[2]), A[0]).view(K, W.shape[1], -1).add_(b)
             if i == last:
                 return Z, inputs, zs
             if keep:
@@ -139,8 +154,10 @@ class BatchRun:
         n, K, net = dZ.shape[2], self.K, self.net
         for i in range(len(net.weights) - 1, -1, -1):
             A = inputs[i] if inputs[i].shape[2] == n else inputs[i][:, :, :n]
-            if A.shape[0] == K:
+            if A.shape[0] == K and net.gweights[i].is_contiguous():   # K = 1
                 torch.bmm(dZ, A.transpose(1, 2), out=net.gweights[i])
+            elif A.shape[0] == K:  # bmm into a strided view of grads loops over members: one batched GEMM, one copy
+                net.gweights[i].copy_(torch.bmm(dZ, A.transpose(1, 2)))
             else:  # shared input: (K*out, n) @ (n, F)
                 net.gweights[i].copy_(torch.mm(dZ.reshape(-1, n), A[0].T).view_as(net.gweights[i]))
             torch.sum(dZ, dim=2, keepdim=True, out=net.gbiases[i])
@@ -287,13 +304,16 @@ class BatchRun:
 
     def finish(self) -> tuple[list[dict | None], list[dict]]:
         """Per member: final metrics of the trained model on train and test, and its state_dict."""
+        Z, _, _ = self.forward(self.X.unsqueeze(0), keep=False)
+        logits = Z.transpose(1, 2).cpu()                                        # (K, N, out)
+        net, y_np = self.net, self.y.cpu().numpy()
         finals, states = [], []
-        y_np, X_rows = self.y.cpu().numpy(), self.X.T.cpu()
         for k, c in enumerate(self.cfgs):
-            model = load_mlp(c, self.data.n_features, self.data.n_classes, self.net.params[k])
-            states.append({n: t.detach().clone() for n, t in model.state_dict().items()})
-            ok = self.status[k] != "diverged" and bool(torch.isfinite(self.net.params[k]).all())
-            finals.append(final_metrics(model(X_rows), y_np, self.ntr, c.loss, self.data.n_classes) if ok else None)
+            states.append({f"{2 * i}.{name}": t[k].reshape(t.shape[1:] if name == "weight" else (-1,)).to("cpu", copy=True)
+                           for i, pair in enumerate(zip(net.weights, net.biases))
+                           for name, t in zip(("weight", "bias"), pair)})
+            ok = self.status[k] != "diverged" and bool(torch.isfinite(net.params[k]).all())
+            finals.append(final_metrics(logits[k], y_np, self.ntr, c.loss, self.data.n_classes) if ok else None)
         return finals, states
 
 

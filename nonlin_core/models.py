@@ -78,6 +78,18 @@ def build_mlp(in_features: int, hidden: tuple[int, ...] | list[int], out_feature
     return nn.Sequential(*layers)
 
 
+def init_parameters(in_features: int, hidden: tuple[int, ...] | list[int], out_features: int, *, seed: int = 0,
+                    dtype: torch.dtype = torch.float32) -> Tensor:
+    """build_mlp's initial parameters as one flat (P,) vector (parameters_to_vector order), without the modules."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, "init"))
+    widths, parts = [in_features, *hidden, out_features], []
+    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        bound = 1 / math.sqrt(fan_in)   # the same draws, in the same order, as build_mlp
+        parts += [torch.empty(fan_out * fan_in).uniform_(-bound, bound, generator=gen),
+                  torch.empty(fan_out).uniform_(-bound, bound, generator=gen)]
+    return torch.cat(parts).to(dtype)
+
+
 def load_mlp(config: RunConfig, n_features: int, n_classes: int, weights: dict | Tensor) -> nn.Sequential:
     """A run's MLP (its shape, activation, loss and dtype) holding trained weights, a state dict or the
     flat (P,) parameter vector, in eval mode on the CPU."""

@@ -4,6 +4,7 @@ tuning.py: process settings). Results equal the textbook nn.Sequential + autogra
 DataLoader loop (tests/test_core_training.py)."""
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 
@@ -22,10 +23,18 @@ __all__ = ["METRICS", "PER_MEMBER", "RunControl", "Snapshot", "Trainer", "batch_
 PER_MEMBER = ("seed", "activation", "lr", "momentum", "weight_decay")  # may differ inside one batch
 
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
 def pick_device(name: str = "auto") -> torch.device:
-    """auto: cuda if available, then mps, then cpu."""
+    """The config's device; auto: env NONLIN_DEVICE if set (the server's policy), else cuda if available,
+    then mps, then cpu."""
     mps = getattr(torch.backends, "mps", None)
     has_mps = mps is not None and mps.is_available()
+    if name == "auto":
+        name = os.environ.get("NONLIN_DEVICE", "").strip() or "auto"
+        if name not in DEVICES:
+            raise ConfigError(f"env NONLIN_DEVICE={name!r} must be one of {', '.join(DEVICES)}")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
