@@ -209,6 +209,12 @@ class SQLiteStore:
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
 
+    def execute(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """One statement of portable SQL ('?' placeholders) under the store's lock: the rows it returns.
+        For tables beside runs (challenge.py keeps its leaderboard here)."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
