@@ -60,8 +60,9 @@ def boot() -> None:
 
 
 def large_fonts() -> bool:
-    """The projector toggle (sidebar, every page)."""
-    return st.sidebar.toggle("Large fonts (projector)", key="ui_large")
+    """Projector mode (sidebar toggle on every page, or ?present=1): all text enlarged, charts' fonts too."""
+    from . import projector
+    return projector.toggle()
 
 
 def remember(handle) -> None:
