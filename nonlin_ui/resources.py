@@ -13,7 +13,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobManager
 from nonlin_core.store import SQLiteStore, store_path
 
-PERSISTED = ("pg_", "cmp_", "act_", "ui_")   # widget keys kept alive across pages (buttons are named btn_*)
+PERSISTED = ("pg_", "cmp_", "act_", "ui_", "ch_")   # widget keys kept alive across pages (buttons are named btn_*)
 MAX_HANDLES = 24                              # finished runs a session keeps at hand
 
 
