@@ -327,6 +327,27 @@ def compare_sidebar() -> CompareSpec | None:
     return spec
 
 
+def compare_state(params: dict[str, str]) -> dict:
+    """A Compare link's params -> the page's widget state; ConfigError naming the first bad field."""
+    spec = CompareSpec.from_query(params)
+    base = spec.base
+    if base.dataset == "csv":
+        raise ConfigError("dataset: Compare trains the built-in datasets, not an upload")
+    if spec.field == "lr" and (odd := [v for v in spec.values if v not in LR_STEPS]):
+        raise ConfigError(f"values: {odd[0]:g} is not one of the offered rates ({', '.join(f'{v:g}' for v in LR_STEPS)})")
+    if len(set(base.hidden_layers)) > 1:
+        raise ConfigError("hidden_layers: Compare's layers share one width")
+    state = {"cmp_dataset": base.dataset, "cmp_vary": next(k for k, v in VARY.items() if v == spec.field),
+             "cmp_depth": len(base.hidden_layers), "cmp_epochs": base.epochs, "cmp_seeds": spec.seeds}
+    if base.hidden_layers:
+        state["cmp_width"] = base.hidden_layers[0]
+    if spec.field == "lr":
+        state.update(cmp_lrs=list(spec.values), cmp_activation=base.activation)
+    else:
+        state["cmp_acts"] = list(spec.values)
+    return state
+
+
 def upload_dir() -> Path:
     """Where uploads are kept: beside the run store (the data dir may be read-only)."""
     return store_path().parent / "uploads"
