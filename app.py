@@ -12,5 +12,6 @@ st.navigation([
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/functions:"),
     st.Page("pages/sweep.py", title="Sweep", icon=":material/grid_on:"),
+    st.Page("pages/challenge.py", title="Challenge", icon=":material/trophy:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ], position="top").run()

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import links
 from .config import ConfigError, RunConfig
 
 VARIED_FIELDS = ("activation", "lr")
+MAX_SEEDS = 64
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,25 @@ class CompareSpec:
     def model_of(self, member: int) -> int:
         """The model a member index belongs to."""
         return member // self.seeds
+
+    def to_query(self) -> dict[str, str]:
+        """URL params: the base's differences from the defaults, the varied field, its values and the seeds."""
+        return {**links.base_query(self.base), "vary": self.field, "values": links.join(self.values),
+                "seeds": str(self.seeds)}
+
+    @classmethod
+    def from_query(cls, params: dict[str, str]) -> CompareSpec:
+        """Inverse of to_query; ConfigError naming the first bad param."""
+        from .models import ACTIVATIONS
+        base = links.base_from_query(params)
+        field = params.get("vary", "activation")
+        if field not in VARIED_FIELDS:
+            raise ConfigError(f"vary: {field!r} is not one of {', '.join(VARIED_FIELDS)}")
+        kind = links.choice("values", list(ACTIVATIONS)) if field == "activation" else float
+        values = links.split(params, "values", kind)
+        if field == "lr":
+            for v in values:
+                base.replace(lr=v)                       # each rate in the config's range, or ConfigError
+        if not 1 <= len(values) <= 4:
+            raise ConfigError(f"values: give one to four values to compare, not {len(values)}")
+        return cls(base, field, values, links.whole(params, "seeds", 1, MAX_SEEDS, 1))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from .store import StoreError, redact
-from .store_sql import Migration, SQLRunStore
+from .store_sql import LEADERBOARD, Migration, SQLRunStore
 
 MIGRATION_LOCK = 0x6E6F6E6C                 # pg_advisory_xact_lock key: "nonl"
 
@@ -18,6 +18,7 @@ MIGRATIONS = (
         created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL)""",)),
     Migration(2, "time-lapse of each run", ("ALTER TABLE runs ADD COLUMN IF NOT EXISTS timelapse BYTEA",)),
     Migration(3, "runs by time", ("CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at)",)),
+    LEADERBOARD,
 )
 
 

@@ -25,6 +25,17 @@ class Migration:
     statements: tuple[str, ...]
 
 
+# The challenge leaderboard's tables (challenge.py), the same standard SQL in every backend
+LEADERBOARD = Migration(4, "challenge leaderboard", (
+    "CREATE TABLE IF NOT EXISTS challenges (name TEXT PRIMARY KEY, status TEXT NOT NULL, "
+    "updated_at DOUBLE PRECISION NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS submissions (id TEXT PRIMARY KEY, challenge TEXT NOT NULL, "
+    "name TEXT NOT NULL, run_key TEXT NOT NULL, owner TEXT NOT NULL, test_acc DOUBLE PRECISION NOT NULL, "
+    "params INTEGER NOT NULL, model TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
+    "UNIQUE (challenge, name, run_key))",
+))
+
+
 class SQLRunStore:
     """The RunStore of a SQL database: one connection guarded by a lock; subclasses open it."""
 
@@ -159,6 +170,12 @@ class SQLRunStore:
             rows = self._q(f"SELECT {self._LIST_COLUMNS} FROM runs{where} ORDER BY updated_at DESC, key "
                            "LIMIT ? OFFSET ?", (*args, limit, offset))
         return [self._record(r) for r in rows]
+
+    def execute(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """One statement of portable SQL ('?' placeholders) under the store's lock: the rows it returns.
+        For the tables beside runs (challenge.py's leaderboard)."""
+        with self._lock:
+            return self._q(sql, args)
 
     def count_runs(self, status: str | None = None) -> int:
         """How many runs list_runs can page through."""

@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .store_sql import Migration, SQLRunStore
+from .store_sql import LEADERBOARD, Migration, SQLRunStore
 
 UNREADABLE = ("SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_CANTOPEN", "SQLITE_PERM")   # moved aside, then a fresh store
 log = logging.getLogger("nonlin")
@@ -23,6 +23,7 @@ MIGRATIONS = (
         created_at REAL NOT NULL, updated_at REAL NOT NULL)""",)),
     Migration(2, "time-lapse of each run", ("ALTER TABLE runs ADD COLUMN timelapse BLOB",)),
     Migration(3, "runs by time", ("CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at)",)),
+    LEADERBOARD,
 )
 
 

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ConfigError, RunConfig
+from . import links
+from .config import ConfigError, RunConfig, caps
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,31 @@ class SweepSpec:
     def cells(self) -> list[tuple[str, int, int]]:
         return [(a, d, w) for a in self.activations for d in self.depths for w in self.widths]
 
+    def to_query(self) -> dict[str, str]:
+        """URL params: the base's differences from the defaults, the grid's axes and the seeds."""
+        return {**links.base_query(self.base), "activations": links.join(self.activations),
+                "depths": links.join(self.depths), "widths": links.join(self.widths), "seeds": str(self.seeds)}
+
+    @classmethod
+    def from_query(cls, params: dict[str, str], default: SweepSpec) -> SweepSpec:
+        """Inverse of to_query (absent params: default's); ConfigError naming the first bad param."""
+        from .models import ACTIVATIONS
+        limits = caps()
+        base = links.base_from_query({**default.base.to_query(), **params})
+        acts = links.split(params, "activations", links.choice("activations", list(ACTIVATIONS)), default.activations)
+        depths = links.split(params, "depths", int, default.depths)
+        widths = links.split(params, "widths", int, default.widths)
+        for name, values, low, high in (("depths", depths, 0, limits["depth"]), ("widths", widths, 1, limits["width"])):
+            if any(not low <= v <= high for v in values):
+                raise ConfigError(f"{name}: every value must be in {low}..{high}")
+        spec = cls(base, acts, tuple(sorted(set(depths))), tuple(sorted(set(widths))),
+                   links.whole(params, "seeds", 1, MAX_SEEDS_PER_CELL, default.seeds))
+        plan(spec)                                          # empty axes or too many runs: ConfigError
+        return spec
+
 
 MAX_SWEEP_RUNS = 4096
+MAX_SEEDS_PER_CELL = 16
 
 
 def plan(spec: SweepSpec) -> list[list[RunConfig]]:

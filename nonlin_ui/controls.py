@@ -14,8 +14,11 @@ from nonlin_core.config import FIELD_BY_NAME, ConfigError, RunConfig, caps
 from nonlin_core.datasets import DATASETS
 from nonlin_core.errors import ChecksumMismatch, DataError, DatasetMissing
 from nonlin_core.models import ACTIVATIONS
+from nonlin_core.links import VIEW_PARAMS
 from nonlin_core.store import local_dir
 from nonlin_core.uploads import csv_columns, is_upload, save_upload
+
+from . import projector
 
 log = logging.getLogger("nonlin")
 LR_STEPS = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -88,24 +91,45 @@ def init_from_url() -> str:
     if "pg_dataset" in st.session_state and opened is None:
         return ""
     params = st.query_params.to_dict()
-    config, error = preset("circles"), ""
+    config, error = preset("circles"), projector.read_hidden()
     try:
         if opened is not None:
             config = RunConfig.from_dict(json.loads(opened))
         elif any(k in FIELD_BY_NAME for k in params):
-            config = RunConfig.from_query(params)
+            config = RunConfig.from_query(_upload_by_hash(params))
         if config.dataset == "csv" and not is_upload(config.csv_path, config.csv_sha256, upload_dir()):
             raise ConfigError("csv_path: not a file uploaded to this server (upload the CSV again)")
     except ConfigError as exc:
         config, error = preset("circles"), f"The link's settings were not used (defaults instead): {exc}"
+        st.session_state.hide_fields = frozenset()        # nothing is fixed when the link's values are not used
     st.session_state.update(_state_of(config))
     st.session_state.pg_activation = config.activation
     return error
 
 
+def _upload_by_hash(params: dict[str, str]) -> dict[str, str]:
+    """A link names an uploaded CSV by its content hash: the path is this server's file of that hash (a path in
+    the link is never used); ConfigError when the link has no well-formed hash."""
+    named_path = "csv_path" in params
+    params = {k: v for k, v in params.items() if k != "csv_path"}
+    if params.get("dataset") != "csv" or not (named_path or "csv_sha256" in params):
+        return params                                   # no file named at all: RunConfig says what is missing
+    sha = params.get("csv_sha256", "")
+    if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise ConfigError("csv_sha256: not a file uploaded to this server (a link names an upload by its content "
+                          "hash); upload the file again")
+    return {**params, "csv_path": str(upload_dir() / f"{sha}.csv")}     # absent here: the page says so
+
+
+def link_query(config: RunConfig) -> dict[str, str]:
+    """The Playground's link params: the config (an upload by its hash, never its path) and the view options."""
+    query = {k: v for k, v in config.to_query().items() if k != "csv_path"}
+    return {**query, **{k: v for k, v in st.query_params.to_dict().items() if k in VIEW_PARAMS}}
+
+
 def sync_url(config: RunConfig) -> None:
     """Reflect the config in the URL so the run can be shared."""
-    query = config.to_query()
+    query = link_query(config)
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
 
@@ -182,7 +206,7 @@ def _pair_controls(sb, features: tuple[str, ...], default_pair: tuple[int, int])
 
 def sidebar() -> RunConfig | None:
     """All Playground controls; the RunConfig they describe, or None (with a message) when incomplete."""
-    s, sb, limits = st.session_state, st.sidebar, caps()
+    s, sb, limits = st.session_state, projector.sidebar(), caps()
     # a stored run opened here may be above today's caps (reading it is no request): Train checks them
     limits |= {name: max(limits[name], s.get(f"pg_{name}", 0)) for name in ("samples", "classes", "depth", "width", "epochs")}
     sb.subheader("Data")
@@ -301,6 +325,27 @@ def compare_sidebar() -> CompareSpec | None:
         st.error(str(exc))
         return None
     return spec
+
+
+def compare_state(params: dict[str, str]) -> dict:
+    """A Compare link's params -> the page's widget state; ConfigError naming the first bad field."""
+    spec = CompareSpec.from_query(params)
+    base = spec.base
+    if base.dataset == "csv":
+        raise ConfigError("dataset: Compare trains the built-in datasets, not an upload")
+    if spec.field == "lr" and (odd := [v for v in spec.values if v not in LR_STEPS]):
+        raise ConfigError(f"values: {odd[0]:g} is not one of the offered rates ({', '.join(f'{v:g}' for v in LR_STEPS)})")
+    if len(set(base.hidden_layers)) > 1:
+        raise ConfigError("hidden_layers: Compare's layers share one width")
+    state = {"cmp_dataset": base.dataset, "cmp_vary": next(k for k, v in VARY.items() if v == spec.field),
+             "cmp_depth": len(base.hidden_layers), "cmp_epochs": base.epochs, "cmp_seeds": spec.seeds}
+    if base.hidden_layers:
+        state["cmp_width"] = base.hidden_layers[0]
+    if spec.field == "lr":
+        state.update(cmp_lrs=list(spec.values), cmp_activation=base.activation)
+    else:
+        state["cmp_acts"] = list(spec.values)
+    return state
 
 
 def upload_dir() -> Path:

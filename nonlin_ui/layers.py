@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from nonlin_core import inspection, plots
-from nonlin_core.config import RunConfig
+from nonlin_core.config import ConfigError, RunConfig
 from nonlin_core.models import ACTIVATIONS
 
 from . import resources
@@ -72,3 +72,21 @@ def show_layers(key: str, n_shown: int, large: bool) -> None:
     for r in reports:
         st.plotly_chart(plots.layer_heatmaps(r.pre, r.post, labels, class_names, r.dead, activation=config.activation,
                                              layer=r.index, large=large), key=f"layer_{r.index}", config=CHART)
+
+
+def activations_state(params: dict[str, str]) -> dict:
+    """An Activations link's params (run key, samples) -> the page's state; ConfigError naming a bad field."""
+    from nonlin_core.links import whole
+    from nonlin_core.store import FINISHED
+    key = params.get("run", "")
+    record = resources.manager().store.get(key) if key else None
+    if record is None or record.status not in FINISHED:
+        raise ConfigError(f"run: this server has no finished run {key[:16]!r}")
+    samples = whole(params, "samples", 8, 128, 48)
+    return {"act_run": key, "act_samples": samples - samples % 8, "act_linked_label": run_label(
+        record.config, (record.final or {}).get("test_acc"))}
+
+
+def activations_query(run: str, samples: int) -> dict[str, str]:
+    """The Activations page's link params."""
+    return {"run": run, "samples": str(samples)}

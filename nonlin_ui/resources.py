@@ -13,7 +13,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobManager
 from nonlin_core.store import StoreError, open_store, store_url
 
-PERSISTED = ("pg_", "cmp_", "act_", "ui_")   # widget keys kept alive across pages (buttons are named btn_*)
+PERSISTED = ("pg_", "cmp_", "act_", "ui_", "ch_")   # widget keys kept alive across pages (buttons are named btn_*)
 MAX_HANDLES = 24                              # finished runs a session keeps at hand
 
 
@@ -65,8 +65,9 @@ def boot() -> None:
 
 
 def large_fonts() -> bool:
-    """The projector toggle (sidebar, every page)."""
-    return st.sidebar.toggle("Large fonts (projector)", key="ui_large")
+    """Projector mode (sidebar toggle on every page, or ?present=1): all text enlarged, charts' fonts too."""
+    from . import projector
+    return projector.toggle()
 
 
 def remember(handle) -> None:

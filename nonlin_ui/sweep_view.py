@@ -14,35 +14,67 @@ from nonlin_ui import controls, resources, runs
 WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
 
 
+DEFAULTS = {"sw_dataset": "circles", "sw_classes": 3, "sw_acts": ["none", "relu", "tanh"], "sw_depths": [0, 1, 2, 3],
+            "sw_widths": [2, 4, 8, 16], "sw_seeds": 4, "sw_epochs": 300, "sw_lr": 0.03}
+
+
+def _base(dataset: str, n_classes: int, lr: float, epochs: int) -> RunConfig:
+    return RunConfig.within_caps(dataset=dataset, n_classes=n_classes, loss="ce" if n_classes > 2 else "bce",
+                                 standardize=dataset == "heart_failure", optimizer="adam", lr=lr, batch_size=0,
+                                 epochs=int(epochs), hidden_layers=())
+
+
+def _spec(state: dict) -> SweepSpec:
+    multiclass = DATASETS[state["sw_dataset"]].multiclass
+    n_classes = int(state["sw_classes"]) if multiclass else 2
+    return SweepSpec(_base(state["sw_dataset"], n_classes, state["sw_lr"], state["sw_epochs"]),
+                     tuple(a for a in ACTIVATIONS if a in state["sw_acts"]), tuple(sorted(state["sw_depths"])),
+                     tuple(sorted(state["sw_widths"])), int(state["sw_seeds"]))
+
+
+def sweep_state(params: dict[str, str]) -> dict:
+    """A Sweep link's params -> the page's widget state; ConfigError naming the first bad field."""
+    spec = SweepSpec.from_query(params, _spec(DEFAULTS))
+    base = spec.base
+    if base.dataset == "csv":
+        raise ConfigError("dataset: Sweep trains the built-in datasets, not an upload")
+    if odd := [w for w in spec.widths if w not in WIDTHS]:
+        raise ConfigError(f"widths: {odd[0]} is not one of {', '.join(map(str, WIDTHS))}")
+    if base.lr not in controls.LR_STEPS:
+        raise ConfigError(f"lr: {base.lr:g} is not one of the offered rates")
+    if base.epochs < 10:
+        raise ConfigError(f"epochs: {base.epochs} is below the page's minimum 10")
+    return {"sw_dataset": base.dataset, "sw_classes": base.n_classes, "sw_acts": list(spec.activations),
+            "sw_depths": list(spec.depths), "sw_widths": list(spec.widths), "sw_seeds": spec.seeds,
+            "sw_epochs": base.epochs, "sw_lr": base.lr}
+
+
 def sidebar() -> SweepSpec | None:
-    sb, limits = st.sidebar, caps()
+    s, sb, limits = st.session_state, st.sidebar, caps()
+    for key, value in DEFAULTS.items():
+        s.setdefault(key, value)
     sb.header("Data")
     dataset = sb.selectbox("Dataset", [d for d in DATASETS if d != "csv"], key="sw_dataset",
                            format_func=controls.display_name)
-    multiclass = DATASETS[dataset].multiclass
-    n_classes = sb.number_input("Classes", 2, limits["classes"], 3, key="sw_classes") if multiclass else 2
+    if DATASETS[dataset].multiclass:
+        sb.number_input("Classes", 2, limits["classes"], key="sw_classes")
     sb.header("Grid")
-    acts = sb.pills("Activations", list(ACTIVATIONS), selection_mode="multi", default=["none", "relu", "tanh"],
-                    key="sw_acts")
+    acts = sb.pills("Activations", list(ACTIVATIONS), selection_mode="multi", key="sw_acts")
     depths = sb.pills("Depths (hidden layers)", list(range(limits["depth"] + 1)), selection_mode="multi",
-                      default=[0, 1, 2, 3], key="sw_depths")
-    widths = sb.pills("Widths", [w for w in WIDTHS if w <= limits["width"]], selection_mode="multi",
-                      default=[2, 4, 8, 16], key="sw_widths")
-    seeds = sb.number_input("Seeds per cell", 1, 16, 4, key="sw_seeds")
+                      key="sw_depths")
+    widths = sb.pills("Widths", [w for w in WIDTHS if w <= limits["width"]], selection_mode="multi", key="sw_widths")
+    sb.number_input("Seeds per cell", 1, 16, key="sw_seeds")
     sb.header("Training")
-    epochs = sb.number_input("Epochs", 10, limits["epochs"], 300, step=50, key="sw_epochs")
-    lr = sb.select_slider("Learning rate", controls.LR_STEPS, value=0.03, key="sw_lr")
+    sb.number_input("Epochs", 10, limits["epochs"], step=50, key="sw_epochs")
+    sb.select_slider("Learning rate", controls.LR_STEPS, key="sw_lr")
     if not (acts and depths and widths):
         st.info("Choose at least one activation, depth and width in the sidebar.")
         return None
     try:
-        base = RunConfig.within_caps(dataset=dataset, n_classes=n_classes, loss="ce" if n_classes > 2 else "bce",
-                         standardize=dataset == "heart_failure", optimizer="adam", lr=lr, batch_size=0,
-                         epochs=int(epochs), hidden_layers=())
+        return _spec(s)
     except ConfigError as exc:
         st.error(str(exc))
         return None
-    return SweepSpec(base, tuple(acts), tuple(sorted(depths)), tuple(sorted(widths)), int(seeds))
 
 
 def start(spec: SweepSpec) -> SweepHandle | None:

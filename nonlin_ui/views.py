@@ -13,6 +13,7 @@ from nonlin_core.training import METRICS
 from . import resources, runs
 
 CHART = {"displaylogo": False}
+PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
 DIM_OPACITY = 0.35
 LIVE = ("queued", "running")      # these draw the newest frame; a paused or ended run, its scrubbable time-lapse
 SHAPE_WORDS = {
@@ -60,6 +61,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
            previous: JobHandle | None = None) -> None:
     """Status, live boundary and curves; final metrics once done. Until a new run's first frame, the previous
     run's boundary (same data) stays on screen, dimmed."""
+    height = PROJECTOR_HEIGHTS["boundary"] if large else 460
 
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
@@ -69,20 +71,23 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
             if snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
                 timelapse = playback.with_latest(snap.timelapse, snap.grid, snap.epoch)
                 fig = playback.boundary_timelapse(frame, timelapse, config=config, large=large,
-                                                  title="Decision boundary", history=snap.history)
+                                                  title="Decision boundary", history=snap.history,
+                                                  height=PROJECTOR_HEIGHTS["timelapse"] if large else 460)
                 st.plotly_chart(fig, key="boundary", config=CHART)
             elif stand_in is not None:
-                boundary(frame, config, stand_in, epoch=0, key="boundary", large=large, dim=True,
+                boundary(frame, config, stand_in, epoch=0, key="boundary", large=large, dim=True, height=height,
                          title="Decision boundary (the previous run, until this one's first frame)")
             else:
                 boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary",
-                         large=large, title="Decision boundary" if snap is not None else
+                         large=large, height=height, title="Decision boundary" if snap is not None else
                          "Data (train solid, test outlined)")
             if frame.note:
                 st.caption(frame.note)
         with right:
             st.plotly_chart(plots.curves([("", _history(snap, range(1)))], epochs=config.epochs, large=large,
-                                         uirevision=f"curves-{config.key}", height=250), key="curves", config=CHART)
+                                         uirevision=f"curves-{config.key}",
+                                         height=PROJECTOR_HEIGHTS["curves"] if large else 250), key="curves",
+                            config=CHART)
 
     runs.live(handle, draw)
     snap = handle.snapshot if handle is not None and handle.finished else None

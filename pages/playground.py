@@ -2,18 +2,20 @@
 import streamlit as st
 
 from nonlin_core.errors import DataError
-from nonlin_ui import controls, resources, runs, views
+from nonlin_ui import controls, projector, resources, runs, share, views
 
 st.title("Playground")
 url_error = controls.init_from_url()
 if url_error:
     st.warning(url_error)
 config = controls.sidebar()
+projector.fixed_note(config)
 large = resources.large_fonts()
 if config is None:
     runs.controls(None, "pg")                 # Train stays in view, disabled, under the sidebar's message
     st.stop()
 controls.sync_url(config)
+share.copy_link()
 try:
     frame = resources.boundary_frame(config)
 except DataError as exc:

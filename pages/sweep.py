@@ -1,15 +1,19 @@
 """Sweep: activation × depth × width over seeds, trained batched by shape; where does bending start?"""
 import streamlit as st
 
-from nonlin_ui import resources, runs, sweep_view
+from nonlin_ui import resources, runs, share, sweep_view
 
 st.title("Sweep")
 st.caption("Each shape's activations × seeds train as one batched computation. A cell is the mean test "
            "accuracy over its seeds; depth 0 is the linear model whatever the activation.")
+if url_error := share.restore_once("sweep", sweep_view.sweep_state, ("activations", "depths", "widths")):
+    st.warning(url_error)
 spec = sweep_view.sidebar()
 large = resources.large_fonts()
 if spec is None:
     st.stop()
+share.sync(spec.to_query())
+share.copy_link()
 sweep = sweep_view.current(spec)
 c1, c2, _ = st.columns([2, 1, 3])          # "Run sweep" fits at 1024 px
 if c1.button("Run sweep", key="btn_sw_run", type="primary", width="stretch"):

@@ -68,7 +68,12 @@ def train_to_end(at: AppTest, timeout: float = 90) -> str:
 
 
 def current_config(at: AppTest) -> RunConfig:
-    return RunConfig.from_query(dict(at.query_params))
+    """The link's config; an upload is named by its hash in links, so its path comes from the session."""
+    params = dict(at.query_params.items())
+    assert "csv_path" not in params, "a link carries a server path"
+    if params.get("dataset") == "csv":
+        params["csv_path"] = at.session_state["pg_csv_path"]
+    return RunConfig.from_query(params)
 
 
 # name, bytes, env caps, what the message must say

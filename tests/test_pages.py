@@ -46,7 +46,12 @@ def charts(at: AppTest) -> dict[str, dict]:
 
 
 def current_config(at: AppTest) -> RunConfig:
-    return RunConfig.from_query({k: v for k, v in at.query_params.items()})
+    """The link's config; an upload is named by its hash in links, so its path comes from the session."""
+    params = dict(at.query_params.items())
+    assert "csv_path" not in params, "a link carries a server path"
+    if params.get("dataset") == "csv":
+        params["csv_path"] = at.session_state["pg_csv_path"]
+    return RunConfig.from_query(params)
 
 
 @pytest.mark.parametrize("page", [None, "compare", "activations"])
