@@ -25,12 +25,14 @@ from nonlin_core.store import (
     lease_seconds,
     open_store,
 )
+from nonlin_core.store_postgres import MIGRATIONS as POSTGRES_MIGRATIONS
 from nonlin_core.store_sql import Migration
+from nonlin_core.store_sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from nonlin_core.timelapse import Timelapse
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY = {"train_loss": [0.5, 0.25], "test_acc": [0.5, 0.75], "epoch": [1, 2]}
-LATEST = 3
+LATEST = SQLITE_MIGRATIONS[-1].version
 
 
 @pytest.fixture
@@ -153,7 +155,7 @@ def test_a_postgres_store_part_way_through_the_migrations_is_finished(pg_url):
     old.close()
     store = open_store(pg_url)
     try:
-        assert store.migrated == [2, 3] and store.get("k1").config == RunConfig(seed=9, epochs=2)
+        assert store.migrated == list(range(2, LATEST + 1)) and store.get("k1").config == RunConfig(seed=9, epochs=2)
     finally:
         store.close()
 
@@ -272,3 +274,7 @@ def test_the_app_says_an_unknown_store_scheme_on_the_page(app, monkeypatch):
     (error,) = at.error
     assert "unknown store scheme 'mysql'" in error.value and "hunter2" not in error.value
     assert not at.get("plotly_chart")                     # nothing else ran
+
+
+def test_both_backends_have_the_same_schema_versions():
+    assert [m.version for m in SQLITE_MIGRATIONS] == [m.version for m in POSTGRES_MIGRATIONS] == list(range(1, LATEST + 1))
