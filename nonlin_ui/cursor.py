@@ -17,10 +17,10 @@ SCRIPT = """<script>(() => {
   window.__nonlinCursor = true;
   let drawn = '';
   const place = () => {
-    const gd = document.querySelector('%(boundary)s');
+    const gd = document.querySelector('BOUNDARY');
     const label = gd && gd.querySelector('.slider-group > .slider-label');
     const found = label && /^epoch (\\d+)/.exec(label.textContent || '');
-    const cg = document.querySelector('%(curves)s');
+    const cg = document.querySelector('CURVES');
     const fl = cg && cg._fullLayout;
     const box = cg && cg.querySelector('.svg-container');
     if (!box || !fl) { requestAnimationFrame(place); return; }
@@ -52,7 +52,7 @@ SCRIPT = """<script>(() => {
     requestAnimationFrame(place);
   };
   requestAnimationFrame(place);
-})();</script>""" % {"boundary": BOUNDARY, "curves": CURVES}
+})();</script>""".replace("BOUNDARY", BOUNDARY).replace("CURVES", CURVES)
 
 
 def install() -> None:

@@ -28,7 +28,7 @@ SECONDS = playback.WATCH_SECONDS
 
 # presses the Play button of the boundary figure whose layout.meta.autoplay is this run's key, once per page
 AUTOPLAY = """<script>(() => {
-  const key = %s, played = window.__nonlinAutoplayed = window.__nonlinAutoplayed || {};
+  const key = RUN_KEY, played = window.__nonlinAutoplayed = window.__nonlinAutoplayed || {};
   if (played[key]) return;
   const t0 = performance.now();
   const press = () => {
@@ -114,7 +114,7 @@ def replay_from(handle: JobHandle | None) -> int | None:
 
 def autoplay(handle: JobHandle) -> None:
     """The script that starts the replay in the browser (it runs once per run and page)."""
-    st.html(AUTOPLAY % json.dumps(handle.key), unsafe_allow_javascript=True)
+    st.html(AUTOPLAY.replace("RUN_KEY", json.dumps(handle.key)), unsafe_allow_javascript=True)
 
 
 def history_until(history: dict[str, np.ndarray], epoch: int) -> dict[str, np.ndarray]:

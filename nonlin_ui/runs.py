@@ -11,9 +11,8 @@ import streamlit as st
 from nonlin_core.config import ConfigError, RunConfig
 from nonlin_core.errors import DataError
 from nonlin_core.jobs import BusyError, JobHandle, batch_handle_key
-from nonlin_core.store import FINISHED
-
 from nonlin_core.playback import WATCH_SECONDS, metrics_text
+from nonlin_core.store import FINISHED
 
 from . import pace, resources
 
@@ -102,19 +101,21 @@ def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -
     handle = find(configs) if configs else None
     new_settings = lab and bool(configs) and changed(configs, slot)
     row = st.container(horizontal=True, gap="small")
-    if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=110):
+    width = "content" if lab else 110      # seven lab buttons in one row down to 1024 px wide windows
+    if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=width):
         handle = start(configs, slot, paced=lab) or handle
     elif new_settings and (handle is None or handle.status in ("cancelled", "failed")):
         handle = start(configs, slot, paced=lab) or handle          # train on change: no click
     row.button("Stop", key=f"btn_{slot}_stop", on_click=stop, args=(handle,), disabled=not stoppable(handle),
-               width=110)
+               width=width)
     if lab:
         lab_buttons(row, handle, slot)
-        row.toggle("Train on change", key=f"{slot}_train_on_change",
-                   help="Changing a model or data setting trains it at once (this page's previous run stops)")
-        row.toggle("Watchable pace", key=pace.TOGGLE,
-                   help=f"Show a run's boundary forming over at least {WATCH_SECONDS:.0f} s, "
-                        "replayed from its recording when it trains faster; off: as fast as it trains")
+        switches = st.container(horizontal=True, gap="medium")
+        switches.toggle("Train on change", key=f"{slot}_train_on_change",
+                        help="Changing a model or data setting trains it at once (this page's previous run stops)")
+        switches.toggle("Watchable pace", key=pace.TOGGLE,
+                        help=f"Show a run's boundary forming over at least {WATCH_SECONDS:.0f} s, "
+                             "replayed from its recording when it trains faster; off: as fast as it trains")
     return handle
 
 
@@ -170,14 +171,15 @@ def lab_buttons(row, handle: JobHandle | None, slot: str) -> None:
     own = stoppable(handle)
     paused = own and handle.status == "paused"
     row.button("Pause", key=f"btn_{slot}_pause", on_click=lab_action, args=(handle, "pause"),
-               disabled=not own or paused, width=110)   # a queued run pauses at epoch 0
+               disabled=not own or paused, width="content")   # a queued run pauses at epoch 0
     row.button("Resume", key=f"btn_{slot}_resume", on_click=lab_action, args=(handle, "resume"),
-               disabled=not paused, width=110)
+               disabled=not paused, width="content")
     for n in (1, 10):
         row.button(f"Step +{n}", key=f"btn_{slot}_step{n}", on_click=lab_action, args=(handle, "step", n),
-                   disabled=not paused, width=110, help=f"Train {n} more epoch{'s' if n > 1 else ''}, then pause")
+                   disabled=not paused, width="content",
+                   help=f"Train {n} more epoch{'s' if n > 1 else ''}, then pause")
     row.button("Reset", key=f"btn_{slot}_reset", on_click=lab_action, args=(handle, "reset"), disabled=not own,
-               width=110, help="Start again from the untrained model (same seed)")
+               width="content", help="Start again from the untrained model (same seed)")
 
 
 def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press **Train**.") -> None:

@@ -251,10 +251,11 @@ def test_the_curves_cursor_follows_the_scrubbed_and_played_epoch_in_the_browser(
     at_last_frame(page, 400)
     page.wait_for_function("() => document.querySelectorAll('.st-key-curves .nonlin-cursor').length === 2")
     assert {c["epoch"] for c in page.evaluate(CURSOR)} == {"400"}
-    received = len(page.received)
+    page.wait_for_selector(".st-key-confusion .js-plotly-plot")       # the finished page is all there
     page.locator(f"{CHART} .slider-rail-touch-rect").click(position={"x": 2, "y": 5})   # scrub to the start
     page.wait_for_function("() => Array.from(document.querySelectorAll('.st-key-curves .nonlin-cursor'))"
                            ".every((l) => l.dataset.epoch === '0')")
+    received = len(page.received)
     plotly_button(page, "4×").click()
     moved = set()
     for _ in range(20):                              # 2 s of playback, looked at every 0.1 s
