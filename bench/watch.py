@@ -1,12 +1,13 @@
 """What a person sees while a model trains, measured in headless chromium against the real server. On demand
 (not part of pytest):
 
-    PYTHONPATH=. .venv/bin/python -m bench.watch [--runs N] [--epochs E] [--batch B]
+    PYTHONPATH=. .venv/bin/python -m bench.watch [--runs N] [--epochs E] [--batch B] [--pace] [--port P]
 
 Starts the server on a free loopback port with its own run store, opens the Playground and, N times: loads a
 fresh config (circles, seed 2000+i, relu, E epochs of mini-batches: ~5 s of training), clicks Train, waits for
 Done, picks tanh (train on change starts it; otherwise it clicks Train) and follows that run too, then clicks
 relu (a stored run) and tanh again. At the end it plays the boundary's time-lapse, if the figure has one.
+Each round switches the watchable pace off (the run is measured as it trains); --pace keeps it on.
 
 The page samples itself on every animation frame (requestAnimationFrame): whether the boundary chart
 (.st-key-boundary .js-plotly-plot) is on the page, and a checksum of its heatmap's z (gd.data). All times are
@@ -269,7 +270,14 @@ def stats_line(name: str, values: list[float | None], unit: str = "s", scale: fl
             f"max {max(got):8.3f} {unit}  (n={len(got)}, missing {len(values) - len(got)})")
 
 
-def measure(base_url: str, runs: int, epochs: int, batch: int, timeout_s: float) -> tuple[list[Sample], list[dict]]:
+def pace_off(page: Page) -> None:
+    """Switch the Playground's watchable pace off: the figures are of the run as it trains."""
+    page.locator(".st-key-pg_watchable_pace label").click()
+    page.wait_for_function("() => !document.querySelector('.st-key-pg_watchable_pace input').checked")
+
+
+def measure(base_url: str, runs: int, epochs: int, batch: int, timeout_s: float,
+            pace: bool = False) -> tuple[list[Sample], list[dict]]:
     samples: list[Sample] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LOAD_ARGS)
@@ -287,6 +295,8 @@ def measure(base_url: str, runs: int, epochs: int, batch: int, timeout_s: float)
             page.goto(f"{base_url}/?{urlencode(config.to_query())}", timeout=60_000)
             page.wait_for_selector(".st-key-btn_pg_train button:not([disabled])", timeout=60_000)
             wait_status(page, ["Not trained"], timeout_s)
+            if not pace:
+                pace_off(page)
             page.wait_for_timeout(200)
             wall0 = time.monotonic()
             first = train_and_follow(page, sock, "relu", page.evaluate(CLICK_TRAIN), wall0, timeout_s)
@@ -330,21 +340,26 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2000, help="epochs of each circles run")
     parser.add_argument("--batch", type=int, default=256, help="mini-batch size (with --epochs: ~5 s of training)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds a run may take on the page")
+    parser.add_argument("--pace", action="store_true",
+                        help="keep the watchable pace on (default: off, the run as it trains is measured)")
+    parser.add_argument("--port", type=int, help="the server's port (default: a free one)")
     parser.add_argument("--url", help="a server already running (its store should be fresh: runs must train)")
     args = parser.parse_args()
     ARTIFACTS.mkdir(exist_ok=True)
     server = None
     with tempfile.TemporaryDirectory(prefix="nonlin-watch-") as tmp:
         if args.url is None:
-            server = StreamlitServer(Path(tmp) / "runs.sqlite3", ARTIFACTS / "watch_server.log",
+            server = StreamlitServer(Path(tmp) / "runs.sqlite3", ARTIFACTS / "watch_server.log", port=args.port,
                                      env={"NONLIN_DATA_DIR": tmp}).start()
         try:
             started = time.perf_counter()
-            samples, played = measure(args.url or server.url, args.runs, args.epochs, args.batch, args.timeout)
+            samples, played = measure(args.url or server.url, args.runs, args.epochs, args.batch, args.timeout,
+                                      args.pace)
         finally:
             if server is not None:
                 server.stop()
-    print(f"{args.runs} rounds, circles {args.epochs} epochs, batch {args.batch}, "
+    print(f"{args.runs} rounds, circles {args.epochs} epochs, batch {args.batch}, watchable pace "
+          f"{'on' if args.pace else 'off'}, "
           f"{time.perf_counter() - started:.0f} s in all")
     report(samples, played)
     out = ARTIFACTS / "watch.json"

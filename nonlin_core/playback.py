@@ -22,6 +22,7 @@ from .timelapse import Timelapse, quantise
 
 WATCH_SECONDS = 8.0                         # 1x plays the whole time-lapse in this long
 SPEEDS = (("¼×", 0.25), ("½×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0))
+DIM_OPACITY = 0.35                          # a previous run, shown until the next one draws
 MIN_FRAME_MS = 15                           # faster than the browser draws is no faster
 MAX_POINTS = 400        # a heatmap frame redraws every point too: 1000 points played ~4 frames/s on 2 busy cores
 
@@ -29,6 +30,16 @@ MAX_POINTS = 400        # a heatmap frame redraws every point too: 1000 points p
 def frame_ms(n_frames: int, speed: float = 1.0, seconds: float = WATCH_SECONDS) -> int:
     """Milliseconds a frame stays on screen so n_frames play in `seconds` / speed."""
     return max(MIN_FRAME_MS, round(1000 * seconds / max(n_frames, 1) / speed))
+
+
+def paced_index(n_frames: int, elapsed: float, seconds: float = WATCH_SECONDS) -> int:
+    """The frame a watchable pace shows `elapsed` s after the start: n_frames spread evenly over `seconds`
+    (the schedule is dense early, so the formation gets most of them); the last one from then on."""
+    if n_frames < 1:
+        raise ValueError("a time-lapse has at least one frame")
+    if seconds <= 0 or elapsed >= seconds:
+        return n_frames - 1
+    return min(n_frames - 1, max(0, int(n_frames * elapsed / seconds)))
 
 
 def quantised_fields(probs: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -65,17 +76,18 @@ def thinned(frame: BoundaryFrame, max_points: int = MAX_POINTS) -> BoundaryFrame
                                X_test=frame.X_test[::k], y_test=frame.y_test[::k])
 
 
-def _epoch_label(epoch: int, history: dict[str, np.ndarray] | None, k: int) -> str:
-    """'epoch 37 · test acc 96.0% · test loss 0.112' (the metrics after that epoch, when known)."""
-    label = f"epoch {epoch}"
+def metrics_text(epoch: int, history: dict[str, np.ndarray] | None, k: int = 0) -> str:
+    """' · test acc 96.0% · test loss 0.112': member k's test metrics after `epoch` epochs ('' when unknown)."""
     if history is None or epoch < 1 or history["test_acc"].shape[-1] < epoch:
-        return label
+        return ""
     acc, loss = float(history["test_acc"][k, epoch - 1]), float(history["test_loss"][k, epoch - 1])
-    if np.isfinite(acc):
-        label += f" · test acc {acc:.1%}"
-    if np.isfinite(loss):
-        label += f" · test loss {loss:.3g}"
-    return label
+    return (f" · test acc {acc:.1%}" if np.isfinite(acc) else "") + (f" · test loss {loss:.3g}" if np.isfinite(loss)
+                                                                      else "")
+
+
+def epoch_label(epoch: int, history: dict[str, np.ndarray] | None, k: int) -> str:
+    """'epoch 37 · test acc 96.0% · test loss 0.112' (the metrics after that epoch, when known)."""
+    return f"epoch {epoch}" + metrics_text(epoch, history, k)
 
 
 def _base(frame: BoundaryFrame, probs: np.ndarray, config: RunConfig, *, large: bool, title: str, height: int,
@@ -105,6 +117,22 @@ def _quantise_base(data: list[dict], probs: np.ndarray, class_names) -> None:
         trace["contours"] = {**trace["contours"], "start": level, "end": level}
 
 
+def live_boundary(frame: BoundaryFrame, probs: np.ndarray, *, config: RunConfig, epoch: int, large: bool = False,
+                  title: str = "", height: int = 460, legend: bool = True, dim: bool = False) -> go.Figure:
+    """One boundary (classes, G, G) as a live chart sends it on every redraw: the time-lapse's integer z and its
+    thinned points, so a redraw is ~4x smaller than float z (and looks like the time-lapse that replaces it)."""
+    frame = thinned(frame)
+    probs = np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=0.5)     # a diverged member: as recorded
+    fig = _base(frame, probs, config, large=large, title=title, height=height, legend=legend, epoch=epoch)
+    data = [dict(t.to_plotly_json()) for t in fig.data]
+    _quantise_base(data, probs, frame.class_names)
+    layout = fig.layout.to_plotly_json()
+    if dim:
+        data[0]["opacity"] = DIM_OPACITY
+        layout["meta"] = {**layout["meta"], "dim": True}
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
+
+
 def _frames(timelapse: Timelapse, panels: list[tuple[int, int]]) -> list[dict]:
     """One frame per recorded epoch; panels = (member, index of its heatmap trace), its lines right after it."""
     frames = []
@@ -124,8 +152,9 @@ def _animate(names: list[str] | None, duration: int) -> dict:
                                                   "fromcurrent": True, "transition": {"duration": 0}}]}
 
 
-def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: bool) -> dict:
-    """Layout entries: the epoch slider and the Play / Pause / speed buttons."""
+def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: bool, play_from: int | None = None) -> dict:
+    """Layout entries: the epoch slider and the Play / Pause / speed buttons (play_from: Play plays the frames
+    from that one on; plotly's 'from the current frame' starts a figure just drawn at its first)."""
     n, size = len(timelapse.epochs), 16 if large else 12
     steps = [{**_animate([str(e)], 0), "label": label, "value": str(e)}
              for e, label in zip(timelapse.epochs, labels)]
@@ -134,7 +163,8 @@ def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: boo
               "font": {"color": "rgba(0,0,0,0)", "size": 1},
               "currentvalue": {"prefix": "", "visible": True, "xanchor": "left",
                                "font": {"size": size + 1, "color": "#111827"}}, "name": "epoch"}
-    play = {**_animate(None, frame_ms(n)), "label": "▶ Play"}
+    names = None if play_from is None else [str(e) for e in timelapse.epochs[play_from:]]
+    play = {**_animate(names, frame_ms(n)), "label": "▶ Play"}
     pause = {"method": "animate", "label": "❚❚ Pause",
              "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                "transition": {"duration": 0}}]}
@@ -149,18 +179,24 @@ def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: boo
 def boundary_timelapse(frame: BoundaryFrame, timelapse: Timelapse, member: int = 0, *, config: RunConfig,
                        large: bool = False, title: str = "", height: int = 460, legend: bool = True,
                        dim: bool = False, index: int | None = None,
-                       history: dict[str, np.ndarray] | None = None) -> go.Figure:
+                       history: dict[str, np.ndarray] | None = None, autoplay: str | None = None) -> go.Figure:
     """The boundary of member's frame `index` (default: the last) with every recorded frame as an animation
     frame, an epoch slider (label: the epoch, and its test metrics when `history` METRICS -> (K, T) is given),
-    Play/Pause and speeds. dim: the heatmap faded (a previous run shown until the next one's first frame)."""
-    return boundary_timelapse_members(frame, timelapse, [member], [title], config=config, large=large,
-                                      height=height, legend=legend, dim=dim, index=index, history=history)
+    Play/Pause and speeds. dim: the heatmap faded (a previous run shown until the next one's first frame).
+    autoplay: a key for the page's script that presses Play (layout.meta.autoplay); Play then plays from `index`."""
+    fig = boundary_timelapse_members(frame, timelapse, [member], [title], config=config, large=large,
+                                     height=height, legend=legend, dim=dim, index=index, history=history,
+                                     play_from=index if autoplay is not None else None)
+    if autoplay is not None:
+        fig.layout.meta = {**fig.layout.meta, "autoplay": autoplay}
+    return fig
 
 
 def boundary_timelapse_members(frame: BoundaryFrame, timelapse: Timelapse, members: list[int], titles: list[str], *,
                                config: RunConfig, large: bool = False, height: int = 460, legend: bool = True,
                                dim: bool = False, index: int | None = None,
-                               history: dict[str, np.ndarray] | None = None) -> go.Figure:
+                               history: dict[str, np.ndarray] | None = None,
+                               play_from: int | None = None) -> go.Figure:
     """Several members' boundaries side by side in one figure, played in step by one slider (its label: the
     first member's metrics). One member is boundary_timelapse: its panel keeps the figure's own title."""
     frame = thinned(frame)
@@ -175,15 +211,15 @@ def boundary_timelapse_members(frame: BoundaryFrame, timelapse: Timelapse, membe
         traces = [dict(t.to_plotly_json()) for t in fig.data]
         _quantise_base(traces, probs[k], frame.class_names)
         if dim:
-            traces[0]["opacity"] = 0.35
+            traces[0]["opacity"] = DIM_OPACITY
         if layout is None:
             layout = fig.layout.to_plotly_json()
         if not single:
             _place_panel(traces, layout, fig.layout.to_plotly_json(), p, len(members), titles[p], large=large)
         panels.append((k, len(data)))
         data += traces
-    labels = [_epoch_label(e, history, members[0]) for e in timelapse.epochs]
-    layout.update(_controls(timelapse, labels, shown, large=large))
+    labels = [epoch_label(e, history, members[0]) for e in timelapse.epochs]
+    layout.update(_controls(timelapse, labels, shown, large=large, play_from=play_from))
     layout["margin"] = {**layout["margin"], "b": 186 if large else 164}   # room for the slider and buttons
     layout["height"] = layout["height"] + layout["margin"]["b"] - 10
     layout["meta"] = {"epoch": int(epoch), "epochs": list(timelapse.epochs), "dim": bool(dim)}

@@ -11,9 +11,10 @@ import streamlit as st
 from nonlin_core.config import ConfigError, RunConfig
 from nonlin_core.errors import DataError
 from nonlin_core.jobs import BusyError, JobHandle, batch_handle_key
+from nonlin_core.playback import WATCH_SECONDS, metrics_text
 from nonlin_core.store import FINISHED
 
-from . import resources
+from . import pace, resources
 
 T = TypeVar("T")
 REDRAW_SECONDS = 0.3          # a training run's page redraws this often; reruns coalesce, so a slow browser gets fewer
@@ -43,8 +44,9 @@ def find(configs: list[RunConfig]) -> JobHandle | None:
     return handle
 
 
-def start(configs: list[RunConfig], slot: str) -> JobHandle | None:
-    """Submit; this page's previous run of this session is stopped (a new config simply starts a new run)."""
+def start(configs: list[RunConfig], slot: str, *, paced: bool = False) -> JobHandle | None:
+    """Submit; this page's previous run of this session is stopped (a new config simply starts a new run).
+    paced: shown at the watchable pace (when its switch is on)."""
     owner = st.session_state.owner
     previous = st.session_state.handles.get(st.session_state.get(f"run_{slot}", ""))
     current = find(configs)
@@ -60,6 +62,8 @@ def start(configs: list[RunConfig], slot: str) -> JobHandle | None:
         return None
     resources.remember(handle)
     st.session_state[f"run_{slot}"] = handle.key
+    if paced:
+        pace.begin(handle)
     # the first snapshot comes ~0.2 s into training: draw it in this response. A queued run (every worker
     # busy) is shown as queued at once: its wait is the queue's, not this click's.
     start_t = time.monotonic()
@@ -92,19 +96,26 @@ def stop(handle: JobHandle | None) -> None:
 def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -> JobHandle | None:
     """Train and Stop buttons (lab: Pause/Resume, Step +1, Step +10, Reset too); the run to show for configs
     (None when there is nothing to show)."""
+    if lab:
+        pace.init()
     handle = find(configs) if configs else None
     new_settings = lab and bool(configs) and changed(configs, slot)
     row = st.container(horizontal=True, gap="small")
-    if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=110):
-        handle = start(configs, slot) or handle
+    width = "content" if lab else 110      # seven lab buttons in one row down to 1024 px wide windows
+    if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=width):
+        handle = start(configs, slot, paced=lab) or handle
     elif new_settings and (handle is None or handle.status in ("cancelled", "failed")):
-        handle = start(configs, slot) or handle          # train on change: no click
+        handle = start(configs, slot, paced=lab) or handle          # train on change: no click
     row.button("Stop", key=f"btn_{slot}_stop", on_click=stop, args=(handle,), disabled=not stoppable(handle),
-               width=110)
+               width=width)
     if lab:
         lab_buttons(row, handle, slot)
-        row.toggle("Train on change", key=f"{slot}_train_on_change",
-                   help="Changing a model or data setting trains it at once (this page's previous run stops)")
+        switches = st.container(horizontal=True, gap="medium")
+        switches.toggle("Train on change", key=f"{slot}_train_on_change",
+                        help="Changing a model or data setting trains it at once (this page's previous run stops)")
+        switches.toggle("Watchable pace", key=pace.TOGGLE,
+                        help=f"Show a run's boundary forming over at least {WATCH_SECONDS:.0f} s, "
+                             "replayed from its recording when it trains faster; off: as fast as it trains")
     return handle
 
 
@@ -160,14 +171,15 @@ def lab_buttons(row, handle: JobHandle | None, slot: str) -> None:
     own = stoppable(handle)
     paused = own and handle.status == "paused"
     row.button("Pause", key=f"btn_{slot}_pause", on_click=lab_action, args=(handle, "pause"),
-               disabled=not own or paused, width=110)   # a queued run pauses at epoch 0
+               disabled=not own or paused, width="content")   # a queued run pauses at epoch 0
     row.button("Resume", key=f"btn_{slot}_resume", on_click=lab_action, args=(handle, "resume"),
-               disabled=not paused, width=110)
+               disabled=not paused, width="content")
     for n in (1, 10):
         row.button(f"Step +{n}", key=f"btn_{slot}_step{n}", on_click=lab_action, args=(handle, "step", n),
-                   disabled=not paused, width=110, help=f"Train {n} more epoch{'s' if n > 1 else ''}, then pause")
+                   disabled=not paused, width="content",
+                   help=f"Train {n} more epoch{'s' if n > 1 else ''}, then pause")
     row.button("Reset", key=f"btn_{slot}_reset", on_click=lab_action, args=(handle, "reset"), disabled=not own,
-               width=110, help="Start again from the untrained model (same seed)")
+               width="content", help="Start again from the untrained model (same seed)")
 
 
 def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press **Train**.") -> None:
@@ -178,19 +190,26 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
             return
         snap = handle.snapshot
         epoch, epochs = (snap.epoch, snap.epochs) if snap is not None else (0, handle.configs[0].epochs)
-        if handle.status == "queued":
+        paced = pace.shown(handle)
+        if paced is not None:
+            shown = paced.epoch
+            st.progress(min(shown / epochs, 1.0), text=f"Running — epoch {shown} / {epochs}"
+                        f"{metrics_text(shown, snap.history)} · trained {epoch} (watchable pace)")
+        elif handle.status == "queued":
             ahead = resources.manager().queued_ahead(handle)
             line = f"{ahead} job{'s' if ahead != 1 else ''} ahead of it" if ahead else "next in line"
             st.progress(0.0, text=f"Queued — {line}, waiting for a free worker…")
         elif handle.status == "running":
-            st.progress(min(epoch / epochs, 1.0), text=f"Running — epoch {epoch} / {epochs}")
+            st.progress(min(epoch / epochs, 1.0),
+                        text=f"Running — epoch {epoch} / {epochs}{metrics_text(epoch, snap.history if snap else None)}")
         elif handle.status == "done" and snap is not None and snap.final and not any(snap.final):
             reason = next((m for m in snap.messages if m), "no run finished")
             st.error(f"Diverged — all {len(snap.final)} runs: {reason}")
         elif handle.status == "done":
             where = "from the run store" if handle.from_cache else f"in {snap.seconds:.1f} s on {snap.device}"
             problems = [m for m in (snap.messages if snap else []) if m]
-            st.success(f"Done — {epochs} epochs {where}" + (f" ({'; '.join(problems)})" if problems else ""))
+            replay = " — replayed below at a watchable pace" if pace.replay_from(handle) is not None else ""
+            st.success(f"Done — {epochs} epochs {where}" + (f" ({'; '.join(problems)})" if problems else "") + replay)
             if handle.from_cache:
                 st.badge("from cache", icon=":material/history:", color="blue")
         elif handle.status == "diverged":
@@ -226,12 +245,14 @@ def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -
     session starts a new thread and ignores the old one's messages). Seen under load as a page stuck at
     "Running" after the run had finished; one request at a time per page leaves no such pair."""
     key = handle.key if handle is not None else ""
+    pace.tick()
     drawn = phase(handle)
     # running and idle draw the charts at the same place (inside the fragment), so a run that ends, or a new
     # run after a finished one, updates the chart element in place: re-created, it left the screen for a moment
     charts_live = drawn in ("running", "idle")
 
     def live_view() -> None:
+        pace.tick()
         current = st.session_state.handles.get(key) if key else None
         if drawn != "idle" and current is not None and phase(current) != drawn:
             st.rerun()                  # the whole page draws the new phase (no "Done" above a stale chart)

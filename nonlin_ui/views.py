@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import resources, runs
+from . import cursor, pace, resources, runs
 
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
@@ -32,14 +32,15 @@ def _history(snap, members: range) -> dict[str, np.ndarray]:
 
 def boundary(frame: inspection.BoundaryFrame, config: RunConfig, probs, *, epoch: int, key: str, large: bool,
              title: str = "", height: int = 460, legend: bool = True, dim: bool = False) -> None:
-    fig = plots.decision_boundary(frame.xs, frame.ys, probs, X_train=frame.X_train, y_train=frame.y_train,
-                                  X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names,
-                                  axis_titles=frame.axis_titles, equal_aspect=frame.n_features == 2 and
-                                  config.dataset != "csv", epoch=epoch, large=large, title=title, height=height,
-                                  uirevision=f"boundary-{config.dataset}-{frame.pair}", show_legend=legend)
-    if dim and probs is not None:
-        fig.data[0].opacity = DIM_OPACITY
-        fig.layout.meta = {**fig.layout.meta, "dim": True}
+    if probs is None:                          # the data alone, until a first frame
+        fig = plots.decision_boundary(frame.xs, frame.ys, None, X_train=frame.X_train, y_train=frame.y_train,
+                                      X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names,
+                                      axis_titles=frame.axis_titles, equal_aspect=frame.n_features == 2 and
+                                      config.dataset != "csv", epoch=epoch, large=large, title=title, height=height,
+                                      uirevision=f"boundary-{config.dataset}-{frame.pair}", show_legend=legend)
+    else:
+        fig = playback.live_boundary(frame, probs, config=config, epoch=epoch, large=large, title=title,
+                                     height=height, legend=legend, dim=dim)
     st.plotly_chart(fig, key=key, config=CHART)
 
 
@@ -66,14 +67,25 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
         stand_in = _stand_in(h, previous, config)
+        paced = pace.shown(h)
+        history = _history(snap, range(1))
+        if paced is not None:
+            history = pace.history_until(history, paced.epoch)   # the curves grow with the replayed boundary
         left, right = st.columns([3, 2], gap="medium")
         with left:
-            if snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
+            if paced is not None:
+                boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
+                         height=height, title="Decision boundary")
+            elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
                 timelapse = playback.with_latest(snap.timelapse, snap.grid, snap.epoch)
-                fig = playback.boundary_timelapse(frame, timelapse, config=config, large=large,
+                replay = pace.replay_from(h)
+                fig = playback.boundary_timelapse(frame, timelapse, config=config, large=large, index=replay,
                                                   title="Decision boundary", history=snap.history,
+                                                  autoplay=h.key if replay is not None else None,
                                                   height=PROJECTOR_HEIGHTS["timelapse"] if large else 460)
                 st.plotly_chart(fig, key="boundary", config=CHART)
+                if replay is not None:
+                    pace.autoplay(h)
             elif stand_in is not None:
                 boundary(frame, config, stand_in, epoch=0, key="boundary", large=large, dim=True, height=height,
                          title="Decision boundary (the previous run, until this one's first frame)")
@@ -84,12 +96,13 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
             if frame.note:
                 st.caption(frame.note)
         with right:
-            st.plotly_chart(plots.curves([("", _history(snap, range(1)))], epochs=config.epochs, large=large,
+            st.plotly_chart(plots.curves([("", history)], epochs=config.epochs, large=large,
                                          uirevision=f"curves-{config.key}",
                                          height=PROJECTOR_HEIGHTS["curves"] if large else 250), key="curves",
                             config=CHART)
 
     runs.live(handle, draw)
+    cursor.install()
     snap = handle.snapshot if handle is not None and handle.finished else None
     final = snap.final[0] if snap is not None and snap.final else None
     if final:

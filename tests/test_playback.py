@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from nonlin_core import RunConfig, datasets, inspection, playback
+from nonlin_core import RunConfig, datasets, inspection, playback, plots
 from nonlin_core.snapshot import METRICS
 from nonlin_core.timelapse import Timelapse, frame_epochs, quantise
 from nonlin_core.training import Trainer
@@ -117,3 +117,53 @@ def test_a_paused_run_ends_its_time_lapse_at_the_paused_epoch():
     longer = playback.with_latest(part, grid, 999)
     assert longer.epochs == [*part.epochs, 999] and np.array_equal(longer.frames[:, -1], tl.frames[:, 60])
     assert playback.with_latest(part, grid, part.epochs[-1]) is part and playback.with_latest(part, None, 999) is part
+
+
+def test_the_watchable_pace_spreads_every_frame_over_its_seconds():
+    n, seconds = 120, 8.0
+    shown = [playback.paced_index(n, i * seconds / n + 1e-9, seconds) for i in range(n)]
+    assert shown == list(range(n))                         # each frame gets its 1/n of the seconds, in order
+    assert playback.paced_index(n, 0.0, seconds) == 0       # the untrained model first
+    assert playback.paced_index(n, seconds, seconds) == n - 1 == playback.paced_index(n, 60.0, seconds)
+    assert playback.paced_index(n, 1.0, 0.0) == n - 1       # no pace: the newest at once
+    assert playback.paced_index(1, 0.0, seconds) == 0
+    with pytest.raises(ValueError, match="at least one frame"):
+        playback.paced_index(0, 1.0, seconds)
+
+
+def test_metrics_text_reads_the_epochs_test_metrics():
+    history = {m: np.array([[0.5, 0.25, 0.125]]) for m in METRICS}
+    history["test_acc"] = np.array([[0.5, 0.75, 0.875]])
+    assert playback.metrics_text(2, history) == " · test acc 75.0% · test loss 0.25"
+    assert playback.metrics_text(0, history) == "" == playback.metrics_text(4, history)
+    assert playback.epoch_label(3, history, 0) == "epoch 3 · test acc 87.5% · test loss 0.125"
+
+
+def test_an_autoplayed_time_lapse_plays_from_its_shown_frame():
+    timelapse, config, frame = synthetic(2, K=1)
+    fig = playback.boundary_timelapse(frame, timelapse, config=config, index=7, autoplay="run-1").to_dict()
+    play = fig["layout"]["updatemenus"][0]["buttons"][0]
+    assert play["args"][0] == [str(e) for e in timelapse.epochs[7:]]
+    assert fig["layout"]["meta"]["autoplay"] == "run-1" and fig["layout"]["sliders"][0]["active"] == 7
+    plain = playback.boundary_timelapse(frame, timelapse, config=config, index=7).to_dict()
+    assert plain["layout"]["updatemenus"][0]["buttons"][0]["args"][0] is None and "autoplay" not in plain["layout"]["meta"]
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_live_boundary_is_the_time_lapse_frame_of_its_grid_and_smaller_than_float_z(classes):
+    tl, config, frame = synthetic(classes, K=1)
+    probs = tl.probabilities(len(tl.epochs) - 1)[0]
+    live = valid(playback.live_boundary(frame, probs, config=config, epoch=500))
+    played = playback.boundary_timelapse(frame, tl, config=config)
+    spec = pio.from_json(pio.to_json(live, validate=False), skip_invalid=True).to_dict()
+    base = pio.from_json(pio.to_json(played, validate=False), skip_invalid=True).to_dict()
+    for mine, theirs in zip(spec["data"], base["data"]):               # the same traces, the same integer z
+        assert mine["type"] == theirs["type"]
+        if "z" in mine:
+            assert np.array_equal(decode(mine["z"]), decode(theirs["z"]))
+    assert spec["layout"]["meta"]["epoch"] == 500 and not spec.get("frames")
+    full = plots.decision_boundary(frame.xs, frame.ys, probs, X_train=frame.X_train, y_train=frame.y_train,
+                                   X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names)
+    assert len(pio.to_json(live, validate=False)) < len(pio.to_json(full, validate=False)) / 2
+    dim = playback.live_boundary(frame, probs, config=config, epoch=500, dim=True).to_dict()
+    assert dim["data"][0]["opacity"] == playback.DIM_OPACITY and dim["layout"]["meta"]["dim"]

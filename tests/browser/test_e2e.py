@@ -78,6 +78,7 @@ def test_playground_streams_and_serves_cached_runs(page, server):
     page.wait_for_selector(".st-key-boundary .js-plotly-plot", timeout=90_000)
     page.evaluate(SAMPLER)
     page.locator(".st-key-pg_train_on_change label").click()      # set up the run by hand first: Train trains it
+    page.locator(".st-key-pg_watchable_pace label").click()       # this test follows the run as it trains
     page.locator(".st-key-pg_dataset [data-testid='stSelectbox']").click()
     page.get_by_role("option", name="moons").click()
     page.wait_for_function("() => location.search.includes('dataset=moons')")

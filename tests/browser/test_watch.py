@@ -75,6 +75,12 @@ def real_errors(page) -> list[str]:
     return [e for e in page.errors if e != "pageerror: undefined"]
 
 
+def at_last_frame(page, epochs: int) -> None:
+    """Until the boundary's slider reads the run's last epoch (at the watchable pace, once its replay ended)."""
+    page.wait_for_function(f"() => {{ const l = document.querySelector('{CHART} .slider-group > .slider-label');"
+                           f" return l && l.textContent.startsWith('epoch {epochs} ·'); }}", timeout=TRAIN_TIMEOUT_MS)
+
+
 def plotly_button(page, label: str):
     return page.locator(f"{CHART} .updatemenu-button").filter(has_text=label)
 
@@ -86,7 +92,7 @@ def test_a_finished_run_plays_in_the_browser_without_the_server(page, server):
     status_starts(page, "Done")
     page.wait_for_function(f"() => {{ const gd = document.querySelector('{CHART}');"
                            " return gd && gd._transitionData && gd._transitionData._frames.length >= 100; }")
-    page.wait_for_selector(f"{CHART} .slider-group > .slider-label")
+    at_last_frame(page, 400)
     page.evaluate(SAMPLER)
     assert re.match(r"epoch 400 · test acc \d", page.text_content(f"{CHART} .slider-group > .slider-label"))
     page.locator(f"{CHART} .slider-rail-touch-rect").click(position={"x": 2, "y": 5})   # scrub to the start
@@ -166,7 +172,7 @@ def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page
     page.wait_for_selector(CHART, timeout=90_000)
     page.locator(".st-key-btn_pg_train button").click()
     status_starts(page, "Done")
-    page.wait_for_selector(f"{CHART} .slider-group > .slider-label")
+    at_last_frame(page, 300)
     page.evaluate(SAMPLER)
     page.wait_for_function("() => window.__watch.samples.length > 0")
     before = samples(page)[-1]
@@ -174,8 +180,7 @@ def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page
     page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()   # one click
     page.wait_for_function("() => location.search.includes('activation=tanh')")
     status_starts(page, "Done")
-    page.wait_for_function(f"() => {{ const gd = document.querySelector('{CHART}');"
-                           " return gd && gd.layout && gd.layout.meta && gd.layout.meta.epoch === 300; }")
+    at_last_frame(page, 300)
     after = [s for s in samples(page) if s["t"] >= start]
     assert all(s["z"] for s in after), [s for s in after if not s["z"]]        # never a blank chart
     new = next(i for i, s in enumerate(after) if s["z"] != before["z"] and s["opacity"] == 1)
@@ -183,4 +188,86 @@ def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page
     dimmed = [s for s in after[:new] if s["opacity"] < 1]
     print(f"\n[watch] after the click: {new} samples of the previous boundary, {len(dimmed)} of them dimmed")
     assert after[-1]["z"] != before["z"] and after[-1]["status"].startswith("Done")
+    assert not real_errors(page), page.errors
+
+
+
+def shown_epoch(sample: dict) -> int | None:
+    """The epoch a sample's boundary shows: its slider label when it has one (playing), else layout.meta."""
+    found = re.match(r"epoch (\d+)", sample["label"] or "")
+    return int(found.group(1)) if found else sample["epoch"]
+
+
+def test_the_watchable_pace_shows_a_fast_run_forming_and_off_shows_it_when_done(page, server):
+    """300 epochs train in well under a second here; at the watchable pace (on by default) the page shows them
+    from the recording for about 8 s: many distinct epochs, in order, the boundary still changing 6 s after the
+    click. Off: the finished run is drawn when it is done, at its last epoch, and stays there."""
+    page.goto(server + "/?epochs=300&seed=11")
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.evaluate(SAMPLER)
+    start = now(page)
+    page.locator(".st-key-btn_pg_train button").click()
+    status_starts(page, "Done")
+    at_last_frame(page, 300)
+    first_seen: dict[int, float] = {}
+    for s in samples(page):
+        if s["t"] >= start and s["z"] and shown_epoch(s) is not None:
+            first_seen.setdefault(shown_epoch(s), s["t"])
+    last = (max(first_seen.values()) - start) / 1000
+    print(f"\n[pace] {len(first_seen)} distinct epochs shown, the last new one {last:.1f} s after the click")
+    assert len(first_seen) >= 8, first_seen
+    assert last >= 6, first_seen                                      # still forming 6 s after the click
+    assert sorted(first_seen, key=first_seen.get) == sorted(first_seen), first_seen    # forward only
+
+    page.locator(".st-key-pg_watchable_pace label").click()          # off
+    page.wait_for_function("() => !document.querySelector('.st-key-pg_watchable_pace input').checked")
+    start = now(page)
+    page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()   # trains at once
+    page.wait_for_function("() => location.search.includes('activation=tanh')")
+    status_starts(page, "Done")
+    page.wait_for_selector(f"{CHART} .slider-group > .slider-label")
+    page.wait_for_timeout(1000)                  # a window in which a replay would have moved the label
+    run = [s for s in samples(page) if s["t"] >= start]
+    done = next(i for i, s in enumerate(run) if s["status"].startswith("Done"))
+    labelled = [shown_epoch(s) for s in run[done:] if s["label"]]
+    assert labelled and set(labelled) == {300}, run[done:]             # drawn at its end, and kept there
+    assert not real_errors(page), page.errors
+
+
+CURSOR = """() => Array.from(document.querySelectorAll('.st-key-curves .nonlin-cursor')).map((l) => {
+  const cg = document.querySelector('.st-key-curves .js-plotly-plot'), fl = cg._fullLayout;
+  const xa = fl[l.classList.contains('nonlin-cursor-0') ? 'xaxis' : 'xaxis2'];
+  return {epoch: l.dataset.epoch, left: parseFloat(l.style.left), shown: l.style.display !== 'none',
+          expected: xa._offset + xa.l2p(Math.max(+l.dataset.epoch, xa.range[0])) - 1};
+})"""
+
+
+def test_the_curves_cursor_follows_the_scrubbed_and_played_epoch_in_the_browser(page, server):
+    page.goto(server + "/?epochs=400&seed=13")
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.locator(".st-key-pg_watchable_pace label").click()          # the run as it trains: no replay to wait for
+    page.locator(".st-key-btn_pg_train button").click()
+    status_starts(page, "Done")
+    at_last_frame(page, 400)
+    page.wait_for_function("() => document.querySelectorAll('.st-key-curves .nonlin-cursor').length === 2")
+    assert {c["epoch"] for c in page.evaluate(CURSOR)} == {"400"}
+    page.wait_for_selector(".st-key-confusion .js-plotly-plot")       # the finished page is all there
+    page.locator(f"{CHART} .slider-rail-touch-rect").click(position={"x": 2, "y": 5})   # scrub to the start
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.st-key-curves .nonlin-cursor'))"
+                           ".every((l) => l.dataset.epoch === '0')")
+    received = len(page.received)
+    plotly_button(page, "4×").click()
+    moved = set()
+    for _ in range(20):                              # 2 s of playback, looked at every 0.1 s
+        page.wait_for_timeout(100)
+        label = page.text_content(f"{CHART} .slider-group > .slider-label")
+        cursors = page.evaluate(CURSOR)
+        moved |= {c["epoch"] for c in cursors}
+        for c in cursors:                            # each line sits at its epoch on its panel's axis
+            assert c["shown"] and abs(c["left"] - c["expected"]) < 1.5, cursors
+        assert label.startswith("epoch ")
+    assert len(moved) >= 3, moved                   # it followed the playing epoch
+    assert len(page.received) == received, "the server sent messages while the cursor moved"
+    plotly_button(page, "❚❚ Pause").click()
+    shoot(page, "watch_cursor_1400x1000.png")
     assert not real_errors(page), page.errors

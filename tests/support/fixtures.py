@@ -40,15 +40,18 @@ def store_path(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def app(store_path):
-    """make(page=None, query=None) -> an AppTest of app.py, run, opened with these URL params (the first run
-    is the page load, the only one that reads the URL) and switched to pages/<page>.py, on its own store;
+    """make(page=None, query=None, pace=False) -> an AppTest of app.py, run, opened with these URL params (the
+    first run is the page load, the only one that reads the URL) and switched to pages/<page>.py, on its own store,
+    the Playground's watchable pace off unless pace=True;
     the training threads are stopped after the test."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    def make(page: str | None = None, query: dict | None = None) -> AppTest:
+    def make(page: str | None = None, query: dict | None = None, *, pace: bool = False) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
         at.query_params.update(query or {})
+        if not pace:
+            at.session_state["pg_watchable_pace"] = False    # runs show as they train (pace: its own tests)
         at.run()
         if page:
             at.switch_page(f"pages/{page}.py").run()
