@@ -169,6 +169,17 @@ def verdict(lesson: Lesson, results: dict[str, dict]) -> str | None:
     return None if any(v is None for v in means.values()) else lesson.verdict(means)
 
 
+def preset_members(lesson: Lesson, groups: list[list[RunConfig]]) -> dict[str, tuple[int, list[int]]]:
+    """Per preset: (its group's index, the indices of its seeds' runs in that group)."""
+    out = {}
+    for name, c in lesson.presets.items():
+        for g, group in enumerate(groups):
+            members = [k for k, m in enumerate(group) if m.replace(seed=c.seed) == c]
+            if members:
+                out[name] = (g, members)
+    return out
+
+
 def summary(lesson: Lesson) -> dict:
     """JSON-safe: name, title, question, options, seeds, article and the presets' configs."""
     return {"name": lesson.name, "title": lesson.title, "question": lesson.question, "options": list(lesson.options),
