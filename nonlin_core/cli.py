@@ -60,6 +60,8 @@ def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser
     train.add_argument("--target", metavar="COL", help="... whose column COL is the class")
     train.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     train.add_argument("--save", action="store_true", help="store the run in the run store (NONLIN_STORE)")
+    train.add_argument("--export-script", metavar="PATH", help="also write a self-contained PyTorch script that "
+                       "reproduces this run and prints its final metrics as one JSON line")
     train.add_argument("--timelapse", action="store_true",
                        help="record the decision boundary's time-lapse (--save always does); --json lists its epochs")
     runs = sub.add_parser("runs", help="list the stored runs, newest first")
@@ -116,6 +118,13 @@ def cmd_train(ns: argparse.Namespace) -> int:
     from .tuning import configure_process
 
     config = config_from_args(ns)
+    if ns.export_script:
+        from .export_script import script_text
+        path = Path(ns.export_script)
+        try:
+            path.write_text(script_text(config, name=path.name))
+        except OSError as exc:
+            raise ConfigError(f"--export-script: cannot write {path} ({exc.strerror or exc})") from None
     configure_process()
     trainer = Trainer(config)
     cancel = threading.Event()

@@ -88,10 +88,10 @@ def results(lesson: Lesson, sweep: SweepHandle | None, prediction: str | None, l
 
 def row(name: str, r: dict, seeds: int) -> dict:
     first = r["first"] or {}
-    out = {"preset": name, "test accuracy": _pct(first.get("test_acc")), "test loss": _num(first.get("test_loss")),
-           "train accuracy": _pct(first.get("train_acc")), "F1": _num(first.get("f1"))}
+    out = {"preset": name, "test acc": _pct(first.get("test_acc")), "test loss": _num(first.get("test_loss")),
+           "train acc": _pct(first.get("train_acc")), "F1": _num(first.get("f1"))}
     if seeds > 1:
-        out[f"mean test acc ({r['runs']} seeds)"] = _pct(r["mean"])
+        out[f"{r['runs']} seeds"] = _pct(r["mean"])           # mean test accuracy
     return out
 
 

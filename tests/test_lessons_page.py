@@ -69,7 +69,7 @@ def test_running_a_lesson_gives_the_clis_numbers_beside_the_prediction(app):
     assert set(rows) == set(lesson.presets)
     for name in lesson.presets:
         final = cli(name)                                  # the same preset from the command line
-        assert rows[name]["test accuracy"] == f"{100 * final['test_acc']:.2f}%"
+        assert rows[name]["test acc"] == f"{100 * final['test_acc']:.2f}%"
         assert rows[name]["test loss"] == f"{final['test_loss']:.4f}"
     from nonlin_ui.sweep_view import finals
     answer = verdict(lesson, preset_results(lesson, finals(sweep)))
