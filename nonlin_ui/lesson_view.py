@@ -10,7 +10,7 @@ from nonlin_core.jobs import SweepHandle
 from nonlin_core.lessons import LESSONS, Lesson, preset_members, preset_results, verdict
 from nonlin_core.training import METRICS
 
-from . import layers, resources, runs
+from . import controls, layers, resources, runs
 from .sweep_view import finals, outcome
 from .views import CHART
 
@@ -80,6 +80,10 @@ def results(lesson: Lesson, sweep: SweepHandle | None, prediction: str | None, l
             st.warning(f"**You predicted:** {prediction} — **the runs say:** {answer}{seeds}.")
         st.markdown(f"**Expected:** {lesson.expectation}")
     st.markdown(f"**What to notice:** {lesson.notice}")
+    row = st.container(horizontal=True, gap="small")
+    for name, config in lesson.presets.items():
+        if row.button(f"Open {name} on the Playground", key=f"ls_open_{name}", icon=":material/open_in_new:"):
+            controls.open_in_playground(config)
     st.plotly_chart(plots.curves(series(lesson, sweep), epochs=lesson.configs()[0].epochs, large=large, cols=2,
                                  uirevision=f"lesson-{lesson.name}"), key="ls_curves", config=CHART)
     if lesson.report:
