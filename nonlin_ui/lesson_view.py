@@ -80,9 +80,9 @@ def results(lesson: Lesson, sweep: SweepHandle | None, prediction: str | None, l
             st.warning(f"**You predicted:** {prediction} — **the runs say:** {answer}{seeds}.")
         st.markdown(f"**Expected:** {lesson.expectation}")
     st.markdown(f"**What to notice:** {lesson.notice}")
-    row = st.container(horizontal=True, gap="small")
+    links = st.container(horizontal=True, gap="small")
     for name, config in lesson.presets.items():
-        if row.button(f"Open {name} on the Playground", key=f"ls_open_{name}", icon=":material/open_in_new:"):
+        if links.button(f"Open {name} on the Playground", key=f"ls_open_{name}", icon=":material/open_in_new:"):
             controls.open_in_playground(config)
     st.plotly_chart(plots.curves(series(lesson, sweep), epochs=lesson.configs()[0].epochs, large=large, cols=2,
                                  uirevision=f"lesson-{lesson.name}"), key="ls_curves", config=CHART)
