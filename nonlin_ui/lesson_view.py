@@ -66,10 +66,9 @@ def results(lesson: Lesson, sweep: SweepHandle | None, prediction: str | None, l
     res = preset_results(lesson, finals(sweep))
     answer = verdict(lesson, res)
     seeds = f" (mean over {lesson.seeds} seeds)" if lesson.seeds > 1 else ""
-    left, right = st.columns([3, 2])
+    st.dataframe([row(name, r, lesson.seeds) for name, r in res.items()], hide_index=True, key="ls_table")
+    left, right = st.columns(2)                  # the table above takes the full width: no column is cut
     with left:
-        st.dataframe([row(name, r, lesson.seeds) for name, r in res.items()], hide_index=True, key="ls_table")
-    with right:
         if answer is None:
             st.warning(f"Only {done} of {total} runs finished ({reason}): no verdict.")
         elif prediction is None:
@@ -78,6 +77,7 @@ def results(lesson: Lesson, sweep: SweepHandle | None, prediction: str | None, l
             st.success(f"**You predicted:** {prediction} — **the runs say:** {answer}{seeds}. Right!")
         else:
             st.warning(f"**You predicted:** {prediction} — **the runs say:** {answer}{seeds}.")
+    with right:
         st.markdown(f"**Expected:** {lesson.expectation}")
     st.markdown(f"**What to notice:** {lesson.notice}")
     links = st.container(horizontal=True, gap="small")
