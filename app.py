@@ -9,6 +9,7 @@ st.set_page_config(page_title="nonlin — non-linearity playground", page_icon="
 resources.boot()
 st.navigation([
     st.Page("pages/playground.py", title="Playground", icon=":material/tune:", default=True),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/activations.py", title="Activations", icon=":material/functions:"),
     st.Page("pages/sweep.py", title="Sweep", icon=":material/grid_on:"),

@@ -1,4 +1,4 @@
-"""`nonlin` (= `python -m nonlin_core`) ui|train|runs|datasets|activations|caps; train's flags come from the config
+"""`nonlin` (= `python -m nonlin_core`) ui|train|runs|lessons|datasets|activations|caps; train's flags come from the config
 field table."""
 from __future__ import annotations
 
@@ -55,16 +55,22 @@ def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser
         else:
             train.add_argument(_flag(f.name), dest=f.name, default=None, metavar=f.kind.__name__.upper()
                                if f.kind is not tuple else "W,W", help=f"{f.help} (default: {shown!s})")
+    train.add_argument("--preset", metavar="NAME", help="start from a lesson's preset config (see `lessons`); "
+                       "the other flags given override its fields")
     train.add_argument("--csv", metavar="PATH", help="train on a CSV file (numeric features) ...")
     train.add_argument("--target", metavar="COL", help="... whose column COL is the class")
     train.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     train.add_argument("--save", action="store_true", help="store the run in the run store (NONLIN_STORE)")
+    train.add_argument("--export-script", metavar="PATH", help="also write a self-contained PyTorch script that "
+                       "reproduces this run and prints its final metrics as one JSON line")
     train.add_argument("--timelapse", action="store_true",
                        help="record the decision boundary's time-lapse (--save always does); --json lists its epochs")
     runs = sub.add_parser("runs", help="list the stored runs, newest first")
     runs.add_argument("--json", action="store_true", help="print one JSON list of objects (times in ISO 8601, UTC)")
     runs.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N runs (default: 100)")
     runs.add_argument("--status", metavar="S", help="only runs with this status (done, failed, interrupted, …)")
+    lessons = sub.add_parser("lessons", help="list the lessons and their preset configs")
+    lessons.add_argument("--json", action="store_true", help="print one JSON list (name, title, question, configs)")
     sub.add_parser("datasets", help="list the datasets")
     sub.add_parser("activations", help="list the activation functions")
     sub.add_parser("caps", help="show the server caps in force")
@@ -86,6 +92,9 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
     from .datasets import read_csv_file, sha256_bytes
 
     values = {f.name: getattr(ns, f.name) for f in FIELDS if f.name not in _HIDDEN and getattr(ns, f.name) is not None}
+    if getattr(ns, "preset", None):
+        from .lessons import preset
+        values = {**preset(ns.preset).to_dict(), **values}
     if ns.csv or ns.target:
         if not (ns.csv and ns.target):
             raise ConfigError("--csv and --target go together")
@@ -110,6 +119,13 @@ def cmd_train(ns: argparse.Namespace) -> int:
     from .tuning import configure_process
 
     config = config_from_args(ns)
+    if ns.export_script:
+        from .export_script import script_text
+        path = Path(ns.export_script)
+        try:
+            path.write_text(script_text(config, name=path.name))
+        except OSError as exc:
+            raise ConfigError(f"--export-script: cannot write {path} ({exc.strerror or exc})") from None
     configure_process()
     trainer = Trainer(config)
     cancel = threading.Event()
@@ -150,6 +166,19 @@ def cmd_train(ns: argparse.Namespace) -> int:
             for row in final["confusion"]:
                 print("  " + " ".join(f"{v:>6}" for v in row))
     return 0 if status == "done" else 1
+
+
+def cmd_lessons(ns: argparse.Namespace) -> int:
+    from .lessons import LESSONS, summary
+
+    if ns.json:
+        print(json.dumps([summary(lesson) for lesson in LESSONS.values()]))
+        return 0
+    for lesson in LESSONS.values():
+        print(f"{lesson.name:12} {lesson.title}")
+        for name in lesson.presets:
+            print(f"{'':12}   train --preset {name}")
+    return 0
 
 
 def cmd_list(command: str) -> int:
@@ -219,7 +248,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m nonlin_core") -> 
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if ns.command == "ui":
             return cmd_ui(ns, extra)
-        return cmd_train(ns) if ns.command == "train" else cmd_runs(ns) if ns.command == "runs" else cmd_list(ns.command)
+        commands = {"train": cmd_train, "runs": cmd_runs, "lessons": cmd_lessons}
+        return commands[ns.command](ns) if ns.command in commands else cmd_list(ns.command)
     except _Usage as exc:
         print(str(exc), file=sys.stderr)
     except (ConfigError, DataError, FileNotFoundError) as exc:

@@ -58,6 +58,8 @@ FIELDS: tuple[Field, ...] = (
     Field("batch_size", int, "mini-batch size (0 = full batch)", None, 0, cap="batch"),
     Field("epochs", int, "training epochs", None, 1, cap="epochs"),
     Field("seed", int, "seed of init and shuffling", None, 0, 2**31 - 1),
+    Field("seeding", str, "nonlin = a derived seed per use, stratified split; torch = torch.manual_seed(seed) then "
+          "the layers in order and the shuffles, unstratified split (as tutorials do)", lambda: ["nonlin", "torch"]),
     Field("device", str, "auto = cuda, then mps, then cpu", lambda: ["auto", "cpu", "cuda", "mps"]),
     Field("dtype", str, "float precision", lambda: ["float32", "float64"]),
 )
@@ -88,6 +90,7 @@ class RunConfig:
     batch_size: int = 0
     epochs: int = 1000
     seed: int = 42
+    seeding: str = "nonlin"
     device: str = "auto"
     dtype: str = "float32"
 
@@ -133,7 +136,9 @@ class RunConfig:
 
     # --- round trips -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in FIELDS}
+        """Every field, but one added later only when it differs from its default (older keys stay valid)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in FIELDS
+                if not (f.name in _ADDED_LATER and getattr(self, f.name) == _DEFAULTS[f.name])}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -177,6 +182,7 @@ class RunConfig:
 
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+_ADDED_LATER = ("seeding",)   # fields newer than stored keys: in the key only when not at their default
 
 
 def _to_text(value: Any) -> str:

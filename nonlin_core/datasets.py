@@ -295,7 +295,7 @@ def raw_data(config: RunConfig):
 
 
 def load(config: RunConfig) -> Dataset:
-    """Generate or read the data, split it stratified by data_seed, scale on train only."""
+    """Generate or read the data, split it by data_seed (stratified unless seeding is torch), scale on train only."""
     X, y, feats, classes, pair = raw_data(config)
     if config.plot_features:
         if max(config.plot_features) >= len(feats):
@@ -307,7 +307,10 @@ def load(config: RunConfig) -> Dataset:
     n_test = max(n_classes, round(len(y) * config.test_size))
     if len(y) - n_test < n_classes:
         raise DataError(f"{config.dataset}: {len(y)} rows are too few to split with test_size {config.test_size}")
-    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=n_test, stratify=y, random_state=config.data_seed)
+    if config.seeding == "torch":   # as tutorials split: the share as given, not stratified
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=config.test_size, random_state=config.data_seed)
+    else:
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=n_test, stratify=y, random_state=config.data_seed)
     mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
     if config.standardize:
         mean, scale = X_tr.mean(axis=0), X_tr.std(axis=0)

@@ -19,7 +19,7 @@ from .config import RunConfig
 from .control import RunControl
 from .grid import grid_points
 from .metrics import final_metrics
-from .models import ACTIVATIONS, derive_seed, init_parameters, output_width
+from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters, output_width
 from .optim import flat_optimizer
 from .snapshot import Snapshot
 from .timelapse import Recorder
@@ -38,8 +38,9 @@ class _Net:
     gbiases: list[Tensor] = field(default_factory=list)
 
 
-def _make_net(configs: list[RunConfig], n_in: int, n_out: int, device, dtype) -> _Net:
-    flat = torch.stack([init_parameters(n_in, c.hidden_layers, n_out, seed=c.seed, dtype=dtype) for c in configs]).to(device)
+def _make_net(configs: list[RunConfig], n_in: int, n_out: int, device, dtype, gens: list[torch.Generator]) -> _Net:
+    flat = torch.stack([init_parameters(n_in, c.hidden_layers, n_out, dtype=dtype, seeding=c.seeding, generator=g)
+                        for c, g in zip(configs, gens)]).to(device)
     net, K, offset = _Net(flat.detach(), torch.zeros_like(flat)), len(configs), 0
     widths = [n_in, *configs[0].hidden_layers, n_out]
     for fan_in, fan_out in zip(widths[:-1], widths[1:]):
@@ -119,11 +120,13 @@ class BatchRun:
     def start_over(self) -> None:
         """The untrained state: parameters and optimizer from the seeds, fresh shufflers, no history."""
         cfgs, c0, dev, dt, K = self.cfgs, self.c0, self.dev, self.dt, self.K
-        self.net = _make_net(cfgs, self.data.n_features, self.n_out, dev, dt)
+        gens = [init_generator(c.seed, c.seeding) for c in cfgs]
+        self.net = _make_net(cfgs, self.data.n_features, self.n_out, dev, dt, gens)
         self.opt = flat_optimizer(cfgs, self.net.params, self.net.grads)
         # raw[k, e] = (loss, acc) x (train, test) at the params after e epochs; train part: see run()
         self.raw = torch.full((K, c0.epochs + 1, 2, 2), float("nan"), dtype=dt, device=dev)
-        self.shufflers = [torch.Generator().manual_seed(derive_seed(c.seed, "shuffle")) for c in cfgs]
+        self.shufflers = [g if c.seeding == "torch" else torch.Generator().manual_seed(derive_seed(c.seed, "shuffle"))
+                          for c, g in zip(cfgs, gens)]   # torch: the shuffles continue the init's stream
         self.status, self.messages = ["running"] * K, [""] * K
         self.diverged_at = [c0.epochs + 1] * K
         self.epoch = 0
@@ -217,7 +220,7 @@ class BatchRun:
                 self.backward(inputs, zs, self.loss_grad(Z, self.target, ntr))
                 self.opt.step()
             else:
-                order = torch.stack([epoch_order(ntr, g) for g in self.shufflers]).to(self.dev)  # (K, ntr)
+                order = torch.stack([SHUFFLES[c0.seeding](ntr, g) for g in self.shufflers]).to(self.dev)  # (K, ntr)
                 Xe, ye = self.X[:, order].transpose(0, 1), self.target[order]                    # (K, F, ntr), (K, ntr)
                 for s in range(0, ntr, c0.batch_size):
                     Z, inputs, zs = self.forward(Xe[:, :, s:s + c0.batch_size])
@@ -325,3 +328,14 @@ def epoch_order(n: int, gen: torch.Generator) -> Tensor:
     order = torch.randperm(n, generator=gen)
     torch.randperm(n, generator=gen)
     return order
+
+
+def global_rng_epoch_order(n: int, gen: torch.Generator) -> Tensor:
+    """This epoch's sample order as DataLoader(shuffle=True) without a generator draws it from the global
+    RNG (gen standing in for it): the workers' base seed, then the sampler's seed of a fresh generator."""
+    torch.empty((), dtype=torch.int64).random_(generator=gen)
+    seed = int(torch.empty((), dtype=torch.int64).random_(generator=gen))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+SHUFFLES = {"nonlin": epoch_order, "torch": global_rng_epoch_order}   # seeding -> epoch order

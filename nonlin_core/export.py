@@ -1,5 +1,6 @@
-"""Model export: one .pt file with the trained weights and everything needed to use them
-(config, feature and class names, the scaler fitted on the training split)."""
+"""Exports of a run: a .pt with the trained weights and everything needed to use them with nonlin (config,
+feature and class names, the training scaler); a .pt2 that plain torch loads; the history as CSV; figures as
+standalone HTML (the reproducing script: export_script.py)."""
 from __future__ import annotations
 
 import io
@@ -62,3 +63,34 @@ def load_exported(source) -> ExportedModel:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError("not a nonlin model file")
     return ExportedModel(payload).eval()
+
+
+def model_pt2_bytes(record: RunRecord) -> bytes:
+    """The trained model as a torch.export program (.pt2): raw features (n, d) float64 in the file's units ->
+    class probabilities (n, classes), the training scaler inside. Loads with plain torch:
+    `torch.export.load(path).module()(x)`; nothing of nonlin is needed."""
+    model = load_exported(export_bytes(record))
+    example = torch.zeros(3, len(model.feature_names), dtype=torch.float64)
+    program = torch.export.export(model, (example,), dynamic_shapes={"x": {0: torch.export.Dim("n")}})
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    return buf.getvalue()
+
+
+def history_csv(history: dict[str, list[float]]) -> str:
+    """Per-epoch metrics as CSV: epoch, train_loss, train_acc, test_loss, test_acc (history_lists' form)."""
+    columns = ("train_loss", "train_acc", "test_loss", "test_acc")
+    lines = ["epoch," + ",".join(columns)]
+    n = min(len(history.get(c, [])) for c in columns)
+    for i in range(n):
+        lines.append(f"{i + 1}," + ",".join(repr(float(history[c][i])) for c in columns))
+    return "\n".join(lines) + "\n"
+
+
+def figures_html(figures: list, title: str) -> str:
+    """Plotly figures as one standalone HTML page (plotly.js inlined: it opens offline)."""
+    from html import escape
+
+    parts = [fig.to_html(full_html=False, include_plotlyjs=i == 0) for i, fig in enumerate(figures)]
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title></head>"
+            f"<body><h1 style='font-family:sans-serif'>{escape(title)}</h1>{''.join(parts)}</body></html>")

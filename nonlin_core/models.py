@@ -60,17 +60,28 @@ def derive_seed(seed: int, purpose: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{purpose}".encode()).digest()[:8], "big") >> 1
 
 
+def init_generator(seed: int, seeding: str = "nonlin") -> torch.Generator:
+    """The generator a run's init draws from: nonlin = a seed derived for init alone; torch = the state
+    torch.manual_seed(seed) gives, which the shuffles then continue (as a tutorial's script does)."""
+    return torch.Generator().manual_seed(seed if seeding == "torch" else derive_seed(seed, "init"))
+
+
 def build_mlp(in_features: int, hidden: tuple[int, ...] | list[int], out_features: int, activation: str,
-              *, seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Sequential:
-    """Linear -> act -> ... -> Linear, init like nn.Linear's default but from a seeded generator."""
-    gen = torch.Generator().manual_seed(derive_seed(seed, "init"))
+              *, seed: int = 0, dtype: torch.dtype = torch.float32, seeding: str = "nonlin",
+              generator: torch.Generator | None = None) -> nn.Sequential:
+    """Linear -> act -> ... -> Linear, init as nn.Linear's default but from a seeded generator (given, or
+    init_generator(seed, seeding)); torch seeding draws exactly as nn.Linear's reset_parameters does."""
+    gen = generator if generator is not None else init_generator(seed, seeding)
     layers: list[nn.Module] = []
     widths = [in_features, *hidden, out_features]
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         linear = nn.Linear(fan_in, fan_out)
         bound = 1 / math.sqrt(fan_in)  # nn.Linear: kaiming_uniform(a=√5) == U(±1/√fan_in); bias the same
         with torch.no_grad():  # drawn in float32 whatever the dtype: a float64 run starts where float32 does
-            linear.weight.uniform_(-bound, bound, generator=gen)
+            if seeding == "torch":
+                nn.init.kaiming_uniform_(linear.weight, a=math.sqrt(5), generator=gen)
+            else:
+                linear.weight.uniform_(-bound, bound, generator=gen)
             linear.bias.uniform_(-bound, bound, generator=gen)
         layers.append(linear.to(dtype))
         if i < len(hidden):
@@ -79,15 +90,23 @@ def build_mlp(in_features: int, hidden: tuple[int, ...] | list[int], out_feature
 
 
 def init_parameters(in_features: int, hidden: tuple[int, ...] | list[int], out_features: int, *, seed: int = 0,
-                    dtype: torch.dtype = torch.float32) -> Tensor:
+                    dtype: torch.dtype = torch.float32, seeding: str = "nonlin",
+                    generator: torch.Generator | None = None) -> Tensor:
     """build_mlp's initial parameters as one flat (P,) vector (parameters_to_vector order), without the modules."""
-    gen = torch.Generator().manual_seed(derive_seed(seed, "init"))
+    gen = generator if generator is not None else init_generator(seed, seeding)
     widths, parts = [in_features, *hidden, out_features], []
     for fan_in, fan_out in zip(widths[:-1], widths[1:]):
         bound = 1 / math.sqrt(fan_in)   # the same draws, in the same order, as build_mlp
-        parts += [torch.empty(fan_out * fan_in).uniform_(-bound, bound, generator=gen),
+        w_bound = _kaiming_bound(fan_in) if seeding == "torch" else bound
+        parts += [torch.empty(fan_out * fan_in).uniform_(-w_bound, w_bound, generator=gen),
                   torch.empty(fan_out).uniform_(-bound, bound, generator=gen)]
     return torch.cat(parts).to(dtype)
+
+
+def _kaiming_bound(fan_in: int) -> float:
+    """nn.init.kaiming_uniform_(a=√5)'s bound, computed as it computes it (equal to 1/√fan_in but for rounding)."""
+    gain = nn.init.calculate_gain("leaky_relu", math.sqrt(5))
+    return math.sqrt(3.0) * gain / math.sqrt(fan_in)
 
 
 def load_mlp(config: RunConfig, n_features: int, n_classes: int, weights: dict | Tensor) -> nn.Sequential:
@@ -95,7 +114,7 @@ def load_mlp(config: RunConfig, n_features: int, n_classes: int, weights: dict |
     flat (P,) parameter vector, in eval mode on the CPU."""
     dtype = torch.float64 if config.dtype == "float64" else torch.float32
     model = build_mlp(n_features, config.hidden_layers, output_width(config.loss, n_classes), config.activation,
-                      seed=config.seed, dtype=dtype)
+                      seed=config.seed, dtype=dtype, seeding=config.seeding)
     if isinstance(weights, Tensor):
         nn.utils.vector_to_parameters(weights.detach().to("cpu", dtype), model.parameters())
     else:

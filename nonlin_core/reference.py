@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .config import RunConfig
 from .datasets import Dataset
-from .models import build_mlp, derive_seed, output_width
+from .models import ACTIVATIONS, build_mlp, derive_seed, output_width
 
 
 def make_optimizer(config: RunConfig, params) -> torch.optim.Optimizer:
@@ -20,9 +20,30 @@ def make_optimizer(config: RunConfig, params) -> torch.optim.Optimizer:
 
 def textbook_train(config: RunConfig, data: Dataset) -> dict[str, list[float]]:
     """Per-epoch history the way tutorials write it: train step(s), then test eval, .item() each."""
+    if config.seeding == "torch":           # literally: torch.manual_seed, then the model, then the loader
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            return _train(config, data, _default_init_mlp(config, data))
+    return _train(config, data, None)
+
+
+def _default_init_mlp(config: RunConfig, data: Dataset) -> nn.Sequential:
+    """nn.Sequential of nn.Linear layers initialised by their constructors from the global RNG."""
+    widths = [data.n_features, *config.hidden_layers, output_width(config.loss, data.n_classes)]
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(config.hidden_layers):
+            layers.append(ACTIVATIONS[config.activation].module())
+    return nn.Sequential(*layers)
+
+
+def _train(config: RunConfig, data: Dataset, model: nn.Sequential | None) -> dict[str, list[float]]:
     dtype = torch.float64 if config.dtype == "float64" else torch.float32
-    model = build_mlp(data.n_features, config.hidden_layers, output_width(config.loss, data.n_classes),
-                      config.activation, seed=config.seed, dtype=dtype)
+    if model is None:
+        model = build_mlp(data.n_features, config.hidden_layers, output_width(config.loss, data.n_classes),
+                          config.activation, seed=config.seed, dtype=dtype)
+    model = model.to(dtype)
     opt = make_optimizer(config, model.parameters())
     bce = config.loss == "bce"
     loss_fn = nn.BCEWithLogitsLoss() if bce else nn.CrossEntropyLoss()
@@ -38,9 +59,9 @@ def textbook_train(config: RunConfig, data: Dataset) -> dict[str, list[float]]:
 
     hist: dict[str, list[float]] = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
     full = config.batch_size == 0 or config.batch_size >= len(y_tr)
-    loader = None if full else DataLoader(
-        TensorDataset(X_tr, y_tr), batch_size=config.batch_size, shuffle=True,
-        generator=torch.Generator().manual_seed(derive_seed(config.seed, "shuffle")))
+    shuffle_gen = None if config.seeding == "torch" else torch.Generator().manual_seed(derive_seed(config.seed, "shuffle"))
+    loader = None if full else DataLoader(TensorDataset(X_tr, y_tr), batch_size=config.batch_size, shuffle=True,
+                                          generator=shuffle_gen)
     for _ in range(config.epochs):
         model.train()
         if full:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import torch
 
 from . import datasets
-from .config import ConfigError, RunConfig
+from .config import FIELDS, ConfigError, RunConfig
 from .control import RunControl
 from .engine import BatchRun
 from .snapshot import METRICS, Snapshot
@@ -55,7 +55,7 @@ def check_batch(configs: list[RunConfig]) -> None:
         raise ConfigError("no configs to train")
     for c in configs[1:]:
         if batch_key(c) != batch_key(configs[0]):
-            diff = [f for f in c.to_dict() if getattr(c, f) != getattr(configs[0], f) and f not in PER_MEMBER]
+            diff = [f.name for f in FIELDS if getattr(c, f.name) != getattr(configs[0], f.name) and f.name not in PER_MEMBER]
             raise ConfigError(f"batched configs may differ only in {', '.join(PER_MEMBER)}, not in {', '.join(diff)}")
 
 

@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import cursor, pace, resources, runs
+from . import cursor, downloads, pace, resources, runs
 
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
@@ -116,6 +116,10 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         with left:
             st.plotly_chart(plots.confusion_matrix(final["confusion"], frame.class_names, large=large),
                             key="confusion", config=CHART)
+        st.caption("Export: a PyTorch script that reproduces this run, its metrics, the trained model, the figures.")
+        downloads.exports(handle, {config.key: 0}, lambda: [
+            plots.curves([("", _history(snap, range(1)))], epochs=config.epochs),
+            plots.confusion_matrix(final["confusion"], frame.class_names)], "pg")
 
 
 def shape_caption(label: str, shape: inspection.BoundaryShape | None, test_acc: float | None) -> str:
@@ -165,6 +169,10 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
         "test accuracy": st.column_config.NumberColumn(format="percent"),
         "train accuracy": st.column_config.NumberColumn(format="percent"),
         "F1": st.column_config.NumberColumn(format="%.3f"), "test loss": st.column_config.NumberColumn(format="%.4g")})
+    series = [(label, _history(snap, spec.members(m))) for m, label in enumerate(spec.labels)]
+    downloads.exports(handle, {f"{label} · seed {handle.configs[spec.members(m)[0]].seed}": spec.members(m)[0]
+                               for m, label in enumerate(spec.labels)},
+                      lambda: [plots.curves(series, epochs=spec.base.epochs, cols=2)], "cmp")
 
 
 def compare_timelapse(snap, spec: CompareSpec, frame: inspection.BoundaryFrame, large: bool) -> bool:
