@@ -21,6 +21,7 @@ from .grid import grid_points
 from .metrics import final_metrics
 from .models import ACTIVATIONS, build_mlp, derive_seed, load_mlp, output_width
 from .optim import flat_optimizer
+from .regions import linear_regions
 from .snapshot import Snapshot
 from .timelapse import Recorder
 
@@ -286,14 +287,16 @@ class BatchRun:
         return snap
 
     def finish(self) -> tuple[list[dict | None], list[dict]]:
-        """Per member: final metrics of the trained model on train and test, and its state_dict."""
+        """Per member: final metrics of the trained model on train and test (and its linear regions), and its
+        state_dict."""
         finals, states = [], []
         y_np, X_rows = self.y.cpu().numpy(), self.X.T.cpu()
         for k, c in enumerate(self.cfgs):
             model = load_mlp(c, self.data.n_features, self.data.n_classes, self.net.params[k])
             states.append({n: t.detach().clone() for n, t in model.state_dict().items()})
             ok = self.status[k] != "diverged" and bool(torch.isfinite(self.net.params[k]).all())
-            finals.append(final_metrics(model(X_rows), y_np, self.ntr, c.loss, self.data.n_classes) if ok else None)
+            finals.append(final_metrics(model(X_rows), y_np, self.ntr, c.loss, self.data.n_classes)
+                          | {"linear_regions": linear_regions(model, c.activation, self.data)} if ok else None)
         return finals, states
 
 
