@@ -281,7 +281,8 @@ class BatchRun:
         status = ["paused" if s == "running" else s for s in self.status] if paused else list(self.status)
         snap = Snapshot(upto, self.c0.epochs, hist, status, list(self.messages), probs,
                         seconds=time.perf_counter() - self.started, device=str(self.dev),
-                        timelapse=None if self.recorder is None else self.recorder.so_far())
+                        timelapse=None if self.recorder is None else self.recorder.so_far(),
+                        params=self.net.params.to("cpu", torch.float32).numpy().copy() if self.grid else None)
         if final:
             snap.final, snap.state_dicts = self.finish()
         return snap
