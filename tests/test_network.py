@@ -18,7 +18,8 @@ from nonlin_core.config import RunConfig
 from nonlin_core.grid import grid_points
 from nonlin_core.models import build_mlp
 from nonlin_core.network import MAX_UNITS, network_view, snapshot_model
-from nonlin_core.network_plot import NEGATIVE, POSITIVE, network_diagram, thumbnail_rgb
+from nonlin_core.network_plot import (NEGATIVE, POSITIVE, layer_strip, network_diagram, strip_thumbnail,
+                                      thumbnail_rgb)
 from nonlin_core.training import train
 
 
@@ -39,7 +40,7 @@ def tiny(moons):
 
 
 def decode(uri: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGBA"))
 
 
 def test_a_units_thumbnail_is_its_output_over_the_grid(moons):
@@ -63,22 +64,21 @@ def test_the_figure_draws_each_unit_as_its_thumbnail(moons):
     fig = network_diagram(view)
     go.Figure(fig.to_dict())                                 # a valid figure (built unvalidated for speed)
     images = {im["name"]: im for im in fig.layout.images}
-    assert set(images) == {"0:0", "0:1", "1:0", "1:1", "2:0"}
-    for name, im in images.items():
-        layer, unit = map(int, name.split(":"))
-        png = decode(im["source"])
-        assert png.shape == (20, 20, 3)
-        assert (png[::-1] == thumbnail_rgb(view, layer, unit)).all()     # image rows top-down, grid rows bottom-up
-    unit1 = decode(images["1:0"]["source"])[::-1]                     # relu(x1): white where x1 < 0, blue where > 0
+    assert set(images) == {"layer 0", "layer 1", "layer 2"}                # one image per layer
+    for layer, n in ((0, 2), (1, 2), (2, 1)):
+        strip = decode(images[f"layer {layer}"]["source"])
+        assert (strip == layer_strip(view, layer)).all()
+        for unit in range(n):
+            assert (strip_thumbnail(strip, unit) == thumbnail_rgb(view, layer, unit)).all()
+    unit1 = strip_thumbnail(decode(images["layer 1"]["source"]), 0)     # relu(x1): white where x1 < 0, blue where > 0
     x1 = view.thumbs[0][0]
     assert (unit1[x1 < 0] == 255).all()
-    right = unit1[x1 == x1.max()]
-    assert (right == POSITIVE).all()
+    assert (unit1[x1 == x1.max()] == POSITIVE).all()
 
 
 def test_edge_colours_follow_the_weight_signs_and_widths_their_size(moons):
     fig = network_diagram(network_view(tiny(moons), moons, resolution=8))
-    lines = [t for t in fig.data if t.mode == "lines"]
+    lines = [t for t in fig.data if t.mode == "lines" and t.name != "frames"]
     by_sign = {"+": [], "-": []}
     for t in lines:
         rgb = tuple(int(c) for c in t.line.color[5:].split(",")[:3])
@@ -88,8 +88,10 @@ def test_edge_colours_follow_the_weight_signs_and_widths_their_size(moons):
     assert sum(n for _, n in by_sign["+"]) == 2 and sum(n for _, n in by_sign["-"]) == 2
     widest = max(lines, key=lambda t: t.line.width)
     assert widest.meta["sign"] == "+" and len(widest.x) == 3                 # the weight 2, alone
-    hover = next(t for t in fig.data if t.name == "weights").hovertext
-    assert sorted(float(h.rsplit(" ", 1)[1]) for h in hover) == [-1.0, -0.5, 1.0, 2.0]
+    hover = next(t for t in fig.data if t.name == "weights")
+    assert "weight %{customdata[0]" in hover.hovertemplate
+    assert sorted(map(tuple, np.asarray(hover.customdata).tolist())) == [      # weight, layer, from unit, to unit
+        (-1.0, 1, 2, 2), (-0.5, 2, 2, 1), (1.0, 1, 1, 1), (2.0, 2, 1, 1)]
     units = next(t for t in fig.data if t.name == "units").hovertext
     assert any("active (z > 0) on" in h for h in units)
 
@@ -99,7 +101,8 @@ def test_wide_layers_show_sixteen_units_and_a_note(moons):
     assert view.widths == [2, 40, 8, 3] and [view.shown(i) for i in range(4)] == [2, MAX_UNITS, 8, 3]
     assert view.weights[0].shape == (MAX_UNITS, 2) and view.weights[1].shape == (8, MAX_UNITS)
     fig = network_diagram(view)
-    assert len(fig.layout.images) == 2 + MAX_UNITS + 8 + 3
+    assert [decode(im.source).shape[0] for im in fig.layout.images] == [
+        n * 24 + (n - 1) * 6 for n in (2, MAX_UNITS, 8, 3)]                 # 24-pixel thumbnails, 6 pixels apart
     assert any(a.text == f"+{40 - MAX_UNITS} more" for a in fig.layout.annotations)
 
 
@@ -126,7 +129,7 @@ def test_the_playground_draws_the_network_live_and_done(app):
     at = app(query={"hidden_layers": "4,3", "activation": "relu", "epochs": "400"})
     spec = charts(at)["network"]
     assert spec["layout"]["meta"]["figure"] == "network" and "untrained" in spec["layout"]["title"]["text"]
-    assert len(spec["layout"]["images"]) == 2 + 4 + 3 + 1
+    assert len(spec["layout"]["images"]) == 4                                # inputs, two layers, output
     at.button(key="btn_pg_train").click().run()
     first = charts(at)["network"]
     text = wait_for_end(at)
