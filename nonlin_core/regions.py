@@ -76,3 +76,9 @@ def linear_regions(model: nn.Sequential, activation: str, data: Dataset, *,
     linear regions there); None for a smooth activation."""
     regions = region_map(model, activation, data, resolution=resolution)
     return None if regions is None else regions.count
+
+
+def display_axes(regions: RegionMap, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """The map's grid axes in the data's own units (as the boundary plot shows them)."""
+    i, j = regions.grid.pair
+    return regions.grid.xs * data.scale[i] + data.mean[i], regions.grid.ys * data.scale[j] + data.mean[j]

@@ -83,7 +83,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         with right:
             st.plotly_chart(plots.curves([("", _history(snap, range(1)))], epochs=config.epochs, large=large,
                                          uirevision=f"curves-{config.key}", height=250), key="curves", config=CHART)
-        inside.network(snap, config, large)
+        inside.panel(snap, config, frame, large)
 
     runs.live(handle, draw)
     snap = handle.snapshot if handle is not None and handle.finished else None

@@ -90,3 +90,35 @@ def test_cli_json_final_carries_linear_regions(capsys):
     assert linear["final"]["linear_regions"] == 1
     assert relu["final"]["linear_regions"] > 1
     assert "linear_regions" in tanh["final"] and tanh["final"]["linear_regions"] is None
+
+
+def test_the_region_map_figure_colours_each_pattern(moons):
+    from nonlin_core.region_plot import REGION_COLORS, region_colors, region_map_figure
+    from nonlin_core.regions import display_axes
+    import plotly.graph_objects as go
+
+    model = build_mlp(2, (6,), 1, "relu", seed=4)
+    regions = region_map(model, "relu", moons, resolution=40)
+    colours = region_colors(regions.ids)
+    for rid in range(regions.count):                       # one colour per region, the same at each of its points
+        assert len(set(colours[regions.ids == rid].tolist())) == 1
+    assert colours.min() >= 0 and colours.max() < len(REGION_COLORS)
+    xs, ys = display_axes(regions, moons)
+    fig = region_map_figure(regions, xs, ys, X=moons.X_train, y=moons.y_train, class_names=moons.class_names)
+    go.Figure(fig.to_dict())
+    assert fig.layout.meta["count"] == regions.count and (np.asarray(fig.data[0].z) == colours).all()
+
+
+def test_the_playground_shows_the_region_map_and_a_smooth_activation_says_why(app):
+    from tests.test_pages import charts, wait_for_end
+    at = app(query={"hidden_layers": "8", "activation": "relu", "epochs": "200", "dataset": "moons"})
+    at.segmented_control(key="pg_inside").set_value("Linear regions").run()
+    assert "regions" in charts(at) and "network" not in charts(at)
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    handle = next(iter(at.session_state["handles"].values()))
+    shown = charts(at)["regions"]["layout"]["meta"]["count"]
+    assert shown == handle.snapshot.final[0]["linear_regions"] > 1          # the map counts what the run reports
+    assert any(m.label.startswith("Linear regions") and m.value == f"{shown:,}" for m in at.metric)
+    at.pills(key="pg_activation").set_value("tanh").run()
+    assert any("is smooth" in i.value for i in at.info)
