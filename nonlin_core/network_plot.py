@@ -136,7 +136,8 @@ def _edge_traces(view: NetworkView, xs: list[float], ys: list[np.ndarray]) -> li
                            "line": {"width": 0.6 + 1.6 * b, "color": f"rgba({r},{g},{bl},{0.25 + 0.2 * b:.2f})"},
                            "meta": {"sign": "+" if positive else "-", "bin": b}})
     traces.append({"type": "scatter", "mode": "markers", "x": ((x0 + x1) / 2).astype(np.float32),
-                   "y": ((y0 + y1) / 2).astype(np.float32), "customdata": edges[:, 4:].astype(np.float32), "name": "weights", "showlegend": False,
+                   "y": ((y0 + y1) / 2).astype(np.float32), "customdata": edges[:, 4:].astype(np.float32),
+                   "name": "weights", "showlegend": False,
                    "hovertemplate": "weight %{customdata[0]:+.3f}<br>unit %{customdata[2]} → unit %{customdata[3]} "
                                     "of layer %{customdata[1]}<extra></extra>",
                    "marker": {"size": 6, "opacity": 0}})
@@ -169,8 +170,8 @@ def network_diagram(view: NetworkView, *, large: bool = False, height: int | Non
             x0, y0 = xs[layer] - THUMB / 2, y - THUMB / 2        # a white (all-zero) unit still shows its square
             fx += [x0, x0 + THUMB, x0 + THUMB, x0, x0, np.nan]
             fy += [y0, y0, y0 + THUMB, y0 + THUMB, y0, np.nan]
-    frames = {"type": "scatter", "mode": "lines", "x": np.array(fx, np.float32), "y": np.array(fy, np.float32), "hoverinfo": "skip",
-              "showlegend": False, "name": "frames", "line": {"color": "rgba(100,116,139,0.7)", "width": 1}}
+    frames = {"type": "scatter", "mode": "lines", "x": np.array(fx, np.float32), "y": np.array(fy, np.float32),
+              "hoverinfo": "skip", "showlegend": False, "name": "frames", "line": {"color": "rgba(100,116,139,0.7)", "width": 1}}
     units = {"type": "scatter", "mode": "markers", "x": np.array(hx), "y": np.array(hy), "hovertext": np.array(htext),
              "hoverinfo": "text",
              "showlegend": False, "name": "units",

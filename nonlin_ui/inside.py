@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import streamlit as st
 
 from nonlin_core import datasets, inspection
 from nonlin_core.config import RunConfig
+from nonlin_core.hidden_space import hidden_spaces
 from nonlin_core.models import build_mlp, output_width
 from nonlin_core.network import network_view, output_kind, snapshot_model
 from nonlin_core.network_plot import network_diagram
 from nonlin_core.region_plot import region_map_figure
 from nonlin_core.regions import REGION_RESOLUTION, display_axes, region_map
+from nonlin_core.space_plot import hidden_space_figure
 
 from . import resources
 
 CHART = {"displaylogo": False, "displayModeBar": False}
-VIEWS = ("Network", "Linear regions")
+VIEWS = ("Network", "Linear regions", "Hidden space")
 NETWORK_CAPTION = ("Each square is a unit: its output over the plotted plane (blue above 0, orange below, white 0; "
                    "outputs in the class colours). Lines are weights: blue positive, orange negative, thicker = "
                    "larger |weight|. Hover a unit for the share of the data where it is active (z > 0), a line's "
@@ -55,8 +58,10 @@ def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool)
     when = f" at epoch {snap.epoch}" if trained else " (untrained: the initial weights)"
     if choice == "Network":
         network(model, data, config, large, "Network" + when)
-    else:
+    elif choice == "Linear regions":
         regions(model, data, config, frame, large, when)
+    else:
+        hidden(model, data, large, "Hidden space" + when, config.key)
 
 
 def network(model, data: datasets.Dataset, config: RunConfig, large: bool, title: str) -> None:
@@ -84,3 +89,17 @@ def regions(model, data: datasets.Dataset, config: RunConfig, frame: inspection.
     with right:
         st.metric("Linear regions in view (at least)", f"{found.count:,}", width="content")
         st.caption(REGIONS_CAPTION)
+
+
+HIDDEN_CAPTION = ("Each panel is what one layer makes of the plane: the data (train and test) and two families of "
+                  "grid lines (grey: x1 fixed, purple: x2 fixed), sent through the network up to that layer. Wider "
+                  "than 2, a layer is projected onto its two main directions (PCA of the data there; the share of "
+                  "variance kept is in the title). A good last layer has pulled the classes apart.")
+
+
+def hidden(model, data: datasets.Dataset, large: bool, title: str, key: str) -> None:
+    spaces = hidden_spaces(model, data)
+    y = np.concatenate([data.y_train, data.y_test])
+    st.plotly_chart(hidden_space_figure(spaces, y, data.class_names, large=large, title=title,
+                                        uirevision=f"hidden-{key}"), key="hidden", config=CHART)
+    st.caption(HIDDEN_CAPTION)

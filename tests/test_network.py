@@ -18,9 +18,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.grid import grid_points
 from nonlin_core.models import build_mlp
 from nonlin_core.network import MAX_UNITS, network_view, snapshot_model
-from nonlin_core.network_plot import (NEGATIVE, POSITIVE, layer_strip, network_diagram, strip_thumbnail,
-                                      thumbnail_rgb)
-from nonlin_core.training import train
+from nonlin_core.network_plot import NEGATIVE, POSITIVE, layer_strip, network_diagram, strip_thumbnail, thumbnail_rgb
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +133,6 @@ def test_the_playground_draws_the_network_live_and_done(app):
     text = wait_for_end(at)
     assert text.startswith("Done"), text
     done = charts(at)["network"]
-    assert f"at epoch 400" in done["layout"]["title"]["text"]
+    assert "at epoch 400" in done["layout"]["title"]["text"]
     assert json.dumps(done["layout"]["images"]) != json.dumps(spec["layout"]["images"])     # trained: it changed
     assert first["layout"]["images"]

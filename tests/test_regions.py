@@ -93,9 +93,10 @@ def test_cli_json_final_carries_linear_regions(capsys):
 
 
 def test_the_region_map_figure_colours_each_pattern(moons):
+    import plotly.graph_objects as go
+
     from nonlin_core.region_plot import REGION_COLORS, region_colors, region_map_figure
     from nonlin_core.regions import display_axes
-    import plotly.graph_objects as go
 
     model = build_mlp(2, (6,), 1, "relu", seed=4)
     regions = region_map(model, "relu", moons, resolution=40)
