@@ -25,7 +25,7 @@ def hidden_space_figure(spaces: list[LayerSpace], y: np.ndarray, class_names: tu
     """A panel per layer: its grid lines and points (PCA to 2-D above width 2, the kept variance in the title)."""
     cols = min(len(spaces), PANELS_PER_ROW)
     rows = -(-len(spaces) // cols)
-    titles = [s.name if s.width <= 2 else f"{s.name} (PCA of {s.width}: {s.explained:.0%})" for s in spaces]
+    titles = [s.name if s.width <= 2 else f"{s.name}<br>PCA of {s.width}: {s.explained:.0%} kept" for s in spaces]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.03,
                         vertical_spacing=0.12 if rows > 1 else 0.05)
     y = np.asarray(y)
@@ -40,10 +40,10 @@ def hidden_space_figure(spaces: list[LayerSpace], y: np.ndarray, class_names: tu
             pts = s.points[y == cls]
             fig.add_trace(go.Scatter(x=pts[:, 0].astype(np.float32), y=pts[:, 1].astype(np.float32), mode="markers",
                                      marker={"color": class_color(cls), "size": 4}, name=str(name),
-                                     legendgroup=str(name), showlegend=k == 0, hoverinfo="skip"), row=r, col=c)
+                                     showlegend=False, hoverinfo="skip"), row=r, col=c)   # the boundary's colours
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     _style(fig, large=large, height=60 + 250 * rows, uirevision=uirevision, title=title)
+    fig.update_annotations(font_size=14 if large else 11)
     return fig.update_layout(meta={"figure": "hidden", "panels": len(spaces)}, plot_bgcolor="white",
-                             legend={"orientation": "h", "yanchor": "bottom", "y": 1.06, "x": 0},
-                             margin={"t": 90 if title else 50})
+                             margin={"t": 100 if title else 60})

@@ -91,10 +91,11 @@ def regions(model, data: datasets.Dataset, config: RunConfig, frame: inspection.
         st.caption(REGIONS_CAPTION)
 
 
-HIDDEN_CAPTION = ("Each panel is what one layer makes of the plane: the data (train and test) and two families of "
-                  "grid lines (grey: x1 fixed, purple: x2 fixed), sent through the network up to that layer. Wider "
-                  "than 2, a layer is projected onto its two main directions (PCA of the data there; the share of "
-                  "variance kept is in the title). A good last layer has pulled the classes apart.")
+HIDDEN_CAPTION = ("Each panel is what one layer makes of the plane: the data (train and test, in the class "
+                  "colours) and two families of grid lines (grey: x1 fixed, purple: x2 fixed), sent through the "
+                  "network up to that layer. Wider than 2, a layer is projected onto its two main directions (PCA "
+                  "of the data there; the share of variance kept is in the title). A good last layer has pulled "
+                  "the classes apart.")
 
 
 def hidden(model, data: datasets.Dataset, large: bool, title: str, key: str) -> None:

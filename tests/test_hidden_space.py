@@ -53,7 +53,7 @@ def test_the_figure_has_a_panel_per_layer(moons):
     go.Figure(fig.to_dict())
     assert fig.layout.meta["panels"] == 4
     titles = [a.text for a in fig.layout.annotations]
-    assert titles[0] == "input" and titles[1].startswith("layer 1 (PCA of 8:")
+    assert titles[0] == "input" and titles[1].startswith("layer 1<br>PCA of 8:")
 
 
 def test_the_playground_shows_the_hidden_space(app):
