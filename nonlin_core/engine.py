@@ -282,7 +282,8 @@ class BatchRun:
         snap = Snapshot(upto, self.c0.epochs, hist, status, list(self.messages), probs,
                         seconds=time.perf_counter() - self.started, device=str(self.dev),
                         timelapse=None if self.recorder is None else self.recorder.so_far(),
-                        params=self.net.params.to("cpu", torch.float32).numpy().copy() if self.grid else None)
+                        params=self.net.params.to("cpu", torch.float32).numpy().copy()    # a batch (Compare,
+                        if self.grid and K == 1 else None)                                 # Sweep) has no diagram
         if final:
             snap.final, snap.state_dicts = self.finish()
         return snap

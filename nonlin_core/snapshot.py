@@ -25,7 +25,7 @@ class Snapshot:
     seconds: float = 0.0
     device: str = "cpu"
     timelapse: Timelapse | None = None        # frames recorded so far (all of them in the final snapshot)
-    params: np.ndarray | None = None          # (K, P) float32 flat parameters now (when the grid is drawn)
+    params: np.ndarray | None = None          # (1, P) float32 flat parameters now (single runs drawn with a grid)
 
     @property
     def done(self) -> bool:
