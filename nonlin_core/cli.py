@@ -146,7 +146,8 @@ def cmd_train(ns: argparse.Namespace) -> int:
     if ns.json:
         out = {"config": config.to_dict(), "key": config.key, "status": status, "message": message,
                "device": m.device, "seconds": round(m.seconds, 4), "history": history,
-               "final": {k: final[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "f1")}
+               "final": {k: final[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "f1",
+                                                 "linear_regions")}
                if final else None}
         if ns.timelapse:
             out["timelapse"] = {"epochs": m.timelapse.epochs, "resolution": m.timelapse.resolution}
@@ -162,6 +163,9 @@ def cmd_train(ns: argparse.Namespace) -> int:
             for part in ("train", "test"):
                 print(f"{part:8}{final[part + '_loss']:>10.4f}{final[part + '_acc']:>10.3f}")
             print(f"test macro-F1 {final['f1']:.3f}")
+            if final.get("linear_regions") is not None:
+                print(f"linear regions {final['linear_regions']} (activation patterns seen on the plotted plane: "
+                      "a lower bound)")
             print("confusion (rows true, columns predicted):")
             for row in final["confusion"]:
                 print("  " + " ".join(f"{v:>6}" for v in row))

@@ -19,8 +19,9 @@ from .config import RunConfig
 from .control import RunControl
 from .grid import grid_points
 from .metrics import final_metrics
-from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters, output_width
+from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters, load_mlp, output_width
 from .optim import flat_optimizer
+from .regions import linear_regions, piecewise_linear
 from .snapshot import Snapshot
 from .timelapse import Recorder
 
@@ -300,13 +301,16 @@ class BatchRun:
         status = ["paused" if s == "running" else s for s in self.status] if paused else list(self.status)
         snap = Snapshot(upto, self.c0.epochs, hist, status, list(self.messages), probs,
                         seconds=time.perf_counter() - self.started, device=str(self.dev),
-                        timelapse=None if self.recorder is None else self.recorder.so_far())
+                        timelapse=None if self.recorder is None else self.recorder.so_far(),
+                        params=self.net.params.to("cpu", torch.float32).numpy().copy()    # a batch (Compare,
+                        if self.grid and K == 1 else None)                                 # Sweep) has no diagram
         if final:
             snap.final, snap.state_dicts = self.finish()
         return snap
 
     def finish(self) -> tuple[list[dict | None], list[dict]]:
-        """Per member: final metrics of the trained model on train and test, and its state_dict."""
+        """Per member: final metrics of the trained model on train and test (and its linear regions), and its
+        state_dict."""
         Z, _, _ = self.forward(self.X.unsqueeze(0), keep=False)
         logits = Z.transpose(1, 2).cpu()                                        # (K, N, out)
         net, y_np = self.net, self.y.cpu().numpy()
@@ -316,8 +320,16 @@ class BatchRun:
                            for i, pair in enumerate(zip(net.weights, net.biases))
                            for name, t in zip(("weight", "bias"), pair)})
             ok = self.status[k] != "diverged" and bool(torch.isfinite(net.params[k]).all())
-            finals.append(final_metrics(logits[k], y_np, self.ntr, c.loss, self.data.n_classes) if ok else None)
+            finals.append(final_metrics(logits[k], y_np, self.ntr, c.loss, self.data.n_classes)
+                          | {"linear_regions": self._regions(c, k)} if ok else None)
         return finals, states
+
+    def _regions(self, c: RunConfig, k: int) -> int | None:
+        """Member k's linear regions over the plotted plane (a module is built only for piecewise-linear nets)."""
+        if not piecewise_linear(c.activation):
+            return None
+        return linear_regions(load_mlp(c, self.data.n_features, self.data.n_classes, self.net.params[k]),
+                              c.activation, self.data)
 
 
 def epoch_order(n: int, gen: torch.Generator) -> Tensor:

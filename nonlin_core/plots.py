@@ -303,19 +303,27 @@ def dead_share_bars(shares: list[float], *, large: bool = False) -> go.Figure:
 
 
 def sweep_heatmaps(tables: dict[str, np.ndarray], depths: tuple[int, ...], widths: tuple[int, ...], *,
-                   large: bool = False) -> go.Figure:
-    """One depth × width heatmap of mean test accuracy per activation; blank cells are still training."""
+                   large: bool = False, counts: bool = False) -> go.Figure:
+    """One depth × width heatmap of mean test accuracy per activation; blank cells are still training.
+    counts: the tables hold counts (linear regions), coloured on a log scale and written in full."""
     names = list(tables)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True,
                         horizontal_spacing=0.04)
+    finite = [v for t in tables.values() for v in t[np.isfinite(t)]]
+    top = np.log10(max(finite, default=10.0))
     for i, name in enumerate(names):
         z = tables[name]
-        text = [["" if not np.isfinite(v) else f"{100 * v:.0f}" for v in row] for row in z]
-        fig.add_trace(go.Heatmap(z=z, x=[str(w) for w in widths], y=[str(d) for d in depths], zmin=0.4, zmax=1.0,
-                                 colorscale="Viridis", text=text, texttemplate="%{text}", showscale=i == len(names) - 1,
-                                 colorbar={"title": "test acc"}, name=name,
-                                 hovertemplate=f"{name}<br>depth %{{y}} × width %{{x}}<br>test acc %{{z:.3f}}"
-                                               "<extra></extra>"), row=1, col=i + 1)
+        text = [["" if not np.isfinite(v) else f"{v:.0f}" if counts else f"{100 * v:.0f}" for v in row] for row in z]
+        scale = ({"z": np.log10(np.maximum(z, 1)), "zmin": 0.0, "zmax": max(top, 1.0), "customdata": z,
+                  "colorbar": {"title": "regions", "tickvals": list(range(int(max(top, 1.0)) + 1)),
+                               "ticktext": [f"{10 ** k:,}" for k in range(int(max(top, 1.0)) + 1)]},
+                  "hovertemplate": f"{name}<br>depth %{{y}} × width %{{x}}<br>linear regions %{{customdata:.0f}}"
+                                   "<extra></extra>"} if counts else
+                 {"z": z, "zmin": 0.4, "zmax": 1.0, "colorbar": {"title": "test acc"},
+                  "hovertemplate": f"{name}<br>depth %{{y}} × width %{{x}}<br>test acc %{{z:.3f}}<extra></extra>"})
+        fig.add_trace(go.Heatmap(x=[str(w) for w in widths], y=[str(d) for d in depths], colorscale="Viridis",
+                                 text=text, texttemplate="%{text}", showscale=i == len(names) - 1, name=name, **scale),
+                      row=1, col=i + 1)
         fig.update_xaxes(title_text="width", type="category", row=1, col=i + 1)
     fig.update_yaxes(title_text="depth (hidden layers)", type="category", row=1, col=1)
     _style(fig, large=large, height=340, uirevision="sweep")

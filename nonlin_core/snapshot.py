@@ -25,6 +25,7 @@ class Snapshot:
     seconds: float = 0.0
     device: str = "cpu"
     timelapse: Timelapse | None = None        # frames recorded so far (all of them in the final snapshot)
+    params: np.ndarray | None = None          # (1, P) float32 flat parameters now (single runs drawn with a grid)
 
     @property
     def done(self) -> bool:
@@ -37,7 +38,8 @@ class Snapshot:
         return dataclasses.replace(self, history={m: v[k:k + 1] for m, v in self.history.items()},
                                    status=[self.status[k]], messages=[self.messages[k]], grid=pick(self.grid),
                                    final=pick(self.final), state_dicts=pick(self.state_dicts),
-                                   timelapse=None if self.timelapse is None else self.timelapse.member(k))
+                                   timelapse=None if self.timelapse is None else self.timelapse.member(k),
+                                   params=pick(self.params))
 
 
 def padded_history(histories: list[dict[str, list[float]]]) -> dict[str, np.ndarray]:

@@ -69,17 +69,26 @@ def cell_config(spec: SweepSpec, activation: str, depth: int, width: int, seed: 
     return spec.base.replace(hidden_layers=(width,) * depth, activation=activation, seed=seed)
 
 
-def accuracy_table(spec: SweepSpec, finals: dict[str, dict | None]) -> dict[str, np.ndarray]:
-    """Per activation: mean test accuracy over seeds, shape (depths, widths); NaN where not done yet.
-    `finals` maps run key -> final metrics (None / missing = not finished or diverged)."""
+SWEEP_METRICS = {"test accuracy": "test_acc", "linear regions": "linear_regions"}   # label -> key of the finals
+
+
+def metric_table(spec: SweepSpec, finals: dict[str, dict | None], metric: str = "test_acc") -> dict[str, np.ndarray]:
+    """Per activation: mean of a final metric over seeds, shape (depths, widths); NaN where not done yet or
+    where the metric is None (linear regions of a smooth activation). `finals` maps run key -> final metrics
+    (None / missing = not finished or diverged)."""
     out = {}
     for a in spec.activations:
         table = np.full((len(spec.depths), len(spec.widths)), np.nan)
         for i, d in enumerate(spec.depths):
             for j, w in enumerate(spec.widths):
-                accs = [f["test_acc"] for s in range(spec.seeds)
-                        if (f := finals.get(cell_config(spec, a, d, w, s).key))]
-                if accs:
-                    table[i, j] = float(np.mean(accs))
+                values = [f[metric] for s in range(spec.seeds)
+                          if (f := finals.get(cell_config(spec, a, d, w, s).key)) and f.get(metric) is not None]
+                if values:
+                    table[i, j] = float(np.mean(values))
         out[a] = table
     return out
+
+
+def accuracy_table(spec: SweepSpec, finals: dict[str, dict | None]) -> dict[str, np.ndarray]:
+    """Per activation: mean test accuracy over seeds, shape (depths, widths); NaN where not done yet."""
+    return metric_table(spec, finals, "test_acc")

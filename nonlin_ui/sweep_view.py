@@ -8,7 +8,8 @@ from nonlin_core.config import ConfigError, RunConfig, caps
 from nonlin_core.datasets import DATASETS
 from nonlin_core.jobs import SweepHandle
 from nonlin_core.models import ACTIVATIONS
-from nonlin_core.sweep import SweepSpec, accuracy_table, cell_config, plan
+from nonlin_core.regions import piecewise_linear
+from nonlin_core.sweep import SWEEP_METRICS, SweepSpec, cell_config, metric_table, plan
 from nonlin_ui import controls, resources, runs
 
 WIDTHS = (2, 4, 8, 16, 32, 64, 128, 256)
@@ -143,9 +144,19 @@ def heatmaps(spec: SweepSpec, sweep: SweepHandle | None, large: bool) -> None:
     status_line(spec, sweep)
     if sweep is not None and sweep.finished and outcome(sweep)[1] == 0:
         return                                                   # no results: no empty heatmaps under the error
-    tables = accuracy_table(spec, finals(sweep) if sweep else {})
-    st.plotly_chart(plots.sweep_heatmaps(tables, spec.depths, spec.widths, large=large), key="sweep_heatmap",
-                    width="stretch")
+    label = st.segmented_control("Metric", list(SWEEP_METRICS), default="test accuracy", key="sw_metric") \
+        or "test accuracy"
+    counts = SWEEP_METRICS[label] == "linear_regions"
+    acts = [a for a in spec.activations if piecewise_linear(a)] if counts else list(spec.activations)
+    if not acts:
+        st.info("Linear regions exist for none, relu and leaky_relu only: add one of them to the sweep.")
+        return
+    tables = metric_table(spec, finals(sweep) if sweep else {}, SWEEP_METRICS[label])
+    if counts:
+        st.caption("Mean over seeds of the distinct activation patterns on a 200×200 grid of the plotted plane "
+                   "(a lower bound on the linear regions); smooth activations have none and are left out.")
+    st.plotly_chart(plots.sweep_heatmaps({a: tables[a] for a in acts}, spec.depths, spec.widths, large=large,
+                                         counts=counts), key="sweep_heatmap", width="stretch")
 
 
 def open_cell(spec: SweepSpec) -> None:

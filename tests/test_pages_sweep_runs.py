@@ -129,3 +129,24 @@ def test_runs_page_says_once_when_the_store_file_was_moved_aside(app, store_path
     at.run()
     assert [w.value for w in at.warning if "runs.sqlite3.corrupt-1" in w.value] != []
     assert not any(str(store_path.parent) in w.value for w in at.warning)      # the file's name, not the path
+
+
+def test_sweep_shows_linear_regions_as_a_metric(app):
+    at = app("sweep")
+    at.sidebar.pills(key="sw_acts").set_value(["none", "relu", "tanh"])
+    at.sidebar.pills(key="sw_depths").set_value([1])
+    at.sidebar.pills(key="sw_widths").set_value([2, 16])
+    at.sidebar.number_input(key="sw_seeds").set_value(1)
+    at.sidebar.number_input(key="sw_epochs").set_value(50)
+    at.run()
+    at.button(key="btn_sw_run").click().run()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(s.value.startswith("Done") for s in at.success):
+        at.session_state["sweep_handle"].wait(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    at.segmented_control(key="sw_metric").set_value("linear regions").run()
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "sweep_heatmap" in c.proto.id)
+    panels = {t["name"]: _array(t["customdata"]) for t in spec["data"] if t["type"] == "heatmap"}
+    assert set(panels) == {"none", "relu"}                     # tanh has no linear regions: left out
+    assert (panels["none"] == 1).all() and panels["relu"][0, 1] > panels["relu"][0, 0]

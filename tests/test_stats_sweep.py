@@ -118,3 +118,19 @@ def test_sweep_job_trains_every_group_counts_once_and_is_served_from_the_store_a
         assert np.isfinite(accuracy_table(spec, finals)["relu"]).all()
     finally:
         manager.shutdown()
+
+
+def test_linear_regions_table_from_a_real_batched_sweep():
+    from nonlin_core.sweep import metric_table
+    spec = SweepSpec(RunConfig(n_samples=300, epochs=30, optimizer="adam", lr=0.01), ("none", "relu", "tanh"),
+                     (1, 2), (2, 16), seeds=2)
+    finals = {}
+    for group in plan(spec):
+        snap = None
+        for snap in Trainer(group).steps(snapshot_seconds=1e9):
+            pass
+        finals.update({c.key: f for c, f in zip(group, snap.final, strict=True)})
+    table = metric_table(spec, finals, "linear_regions")
+    assert (table["none"] == 1).all()                          # a linear network: one region, whatever its shape
+    assert np.isnan(table["tanh"]).all()                       # smooth: none to count
+    assert (table["relu"][:, 1] > table["relu"][:, 0]).all()   # wider: more regions, at each depth
