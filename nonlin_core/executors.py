@@ -3,15 +3,19 @@ started and warmed at once, snapshots streamed back over a pipe) and `ray` (acto
 NONLIN_EXECUTOR chooses; the job manager keeps the queue, the store and the handles, the executor only trains."""
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Protocol
 
 from .config import ConfigError, RunConfig
@@ -20,6 +24,7 @@ from .errors import DataError
 from .snapshot import Snapshot
 
 DEFAULT_EXECUTOR = "threads"
+ROOT = Path(__file__).resolve().parents[1]            # the folder holding nonlin_core (a checkout or site-packages)
 
 
 @dataclass(frozen=True)
@@ -119,14 +124,18 @@ def _worker_main(conn) -> None:
 
 
 class _Worker:
-    """One worker process and its end of the pipe (sends guarded: control calls come from page threads)."""
+    """One worker process (`python -m nonlin_core.executors FD`: never the server's main module, which under
+    Streamlit is the app script) and its end of a socket pair; sends guarded: control calls come from page threads."""
 
-    def __init__(self, ctx):
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="nonlin-worker")
-        self.proc.start()
-        child.close()
-        self.lock, self.ready = threading.Lock(), False
+    def __init__(self):
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "nonlin_core.executors", str(theirs.fileno())],
+                                     pass_fds=[theirs.fileno()], env=env, cwd=ROOT)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.lock = threading.Lock()
 
     def send(self, *msg) -> None:
         with self.lock:
@@ -135,39 +144,40 @@ class _Worker:
     def recv(self, timeout: float) -> tuple | None:
         """The next message, None after timeout; EOFError when the process is gone."""
         if not self.conn.poll(timeout):
-            if not self.proc.is_alive():
-                raise EOFError("the worker process exited")
+            if self.proc.poll() is not None:
+                raise EOFError(f"the worker process exited with {self.proc.returncode}")
             return None
         msg = pickle.loads(self.conn.recv_bytes())
-        if msg[0] == "ready":
-            self.ready = True
-            return self.recv(timeout)
-        return msg
+        return self.recv(timeout) if msg[0] == "ready" else msg
 
     def stop(self) -> None:
         try:
             self.send("stop")
         except OSError:
             pass
-        self.proc.join(5)
-        if self.proc.is_alive():
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.join(5)
+            self.proc.wait(5)
         self.conn.close()
 
 
 class ProcessExecutor:
-    """`slots` spawned worker processes, started (and warmed) at once; a dead one is replaced for the next job."""
+    """`slots` worker processes, started (and warmed) at once; a dead one is replaced for the next job."""
     name = "processes"
 
     def __init__(self, slots: int = 2):
         self.slots = slots
-        self._ctx = multiprocessing.get_context("spawn")
         self._free: queue.Queue[_Worker] = queue.Queue()
-        for _ in range(slots):
-            self._free.put(_Worker(self._ctx))
+        self._closed = False
+        self.workers = [_Worker() for _ in range(slots)]      # started at once, warming up in parallel
+        for worker in self.workers:
+            self._free.put(worker)
 
     def stream(self, configs: list[RunConfig], spec: TrainSpec, control: RunControl) -> Iterator[Snapshot]:
+        if self._closed:
+            raise RuntimeError("the worker processes were shut down")
         worker = self._free.get()
         relay: Callable[[str, tuple], None] = lambda name, args: worker.send("control", name, args)
         healthy = False
@@ -194,10 +204,14 @@ class ProcessExecutor:
             control.detach(relay)
             if not healthy:                      # died, or the consumer left mid-job: a fresh process next time
                 worker.stop()
-                worker = _Worker(self._ctx)
+                self.workers.remove(worker)
+                worker = _Worker()
+                self.workers.append(worker)
             self._free.put(worker)
 
     def shutdown(self) -> None:
+        """Stop the idle workers (the manager has ended every job first)."""
+        self._closed = True
         while True:
             try:
                 self._free.get_nowait().stop()
@@ -225,6 +239,18 @@ def executor_name() -> str:
     return name
 
 
+def workers_from_env() -> int:
+    """NONLIN_WORKERS: jobs training at once (default 2); ConfigError unless a whole number >= 1."""
+    raw = os.environ.get("NONLIN_WORKERS", "").strip() or "2"
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"env NONLIN_WORKERS={raw!r} must be a whole number >= 1")
+    return int(raw)
+
+
 def executor_from_env(slots: int) -> Executor:
     """The executor NONLIN_EXECUTOR names, with `slots` workers."""
     return EXECUTORS[executor_name()](slots)
+
+
+if __name__ == "__main__":                  # a worker process of ProcessExecutor: its socket's descriptor
+    _worker_main(Connection(int(sys.argv[1])))

@@ -60,11 +60,11 @@ class JobManager:
     @classmethod
     def from_env(cls, store: RunStore, **kwargs) -> JobManager:
         """Caps from the environment: NONLIN_WORKERS (jobs training at once, 2), NONLIN_MAX_JOBS (queued or
-        running overall, 64), NONLIN_MAX_JOBS_PER_SESSION (3), NONLIN_MAX_BATCH (members of a merged job, 64);
+        running overall, 64), NONLIN_MAX_JOBS_PER_SESSION (3), NONLIN_MERGE_MAX (members of a merged job, 64);
         the executor from NONLIN_EXECUTOR (threads, processes or ray)."""
         limits = {"max_workers": _env_int("NONLIN_WORKERS", 2), "max_queued": _env_int("NONLIN_MAX_JOBS", 64),
                   "max_per_owner": _env_int("NONLIN_MAX_JOBS_PER_SESSION", 3),
-                  "max_batch": _env_int("NONLIN_MAX_BATCH", 64)}
+                  "max_batch": _env_int("NONLIN_MERGE_MAX", 64)}
         limits = {**limits, **kwargs}
         if "executor" not in limits:
             limits["executor"] = executor_from_env(limits["max_workers"])
@@ -245,7 +245,7 @@ class JobManager:
         timed_out = begun = False
         self.jobs_started += 1
         control = group.control
-        control.heartbeat = lambda: [self.store.touch(c.key) for c in group.configs]   # paused: still alive
+        control.heartbeat = lambda: [self.store.touch(c.key) for h in group.live for c in h.configs]   # alive
         spec = TrainSpec(grid=True, grid_resolution=self.grid_resolution, snapshot_seconds=self.snapshot_seconds,
                          timelapse=True, pause_seconds=pause_seconds())
         snap = None
