@@ -3,6 +3,7 @@ started and warmed at once, snapshots streamed back over a pipe) and `ray` (acto
 NONLIN_EXECUTOR chooses; the job manager keeps the queue, the store and the handles, the executor only trains."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import queue
@@ -79,6 +80,14 @@ class ThreadExecutor:
         pass
 
 
+def for_the_wire(snap: Snapshot) -> Snapshot:
+    """A snapshot to send to the manager from another process: a running one without its time-lapse (pages play
+    it only once a run is paused or finished; its frames so far are most of a snapshot's bytes)."""
+    if snap.done or "paused" in snap.status or snap.timelapse is None:
+        return snap
+    return dataclasses.replace(snap, timelapse=None)
+
+
 def remote_error(exc: BaseException) -> Exception:
     """An exception raised while training elsewhere, as the manager reports it: data and config errors as they
     are, anything else as an internal error (with its type in the message)."""
@@ -117,7 +126,7 @@ def _worker_main(conn) -> None:
     while (job := jobs.get()) is not None:
         try:
             for snap in train_here(*job):
-                conn.send_bytes(pickle.dumps(("snap", snap)))
+                conn.send_bytes(pickle.dumps(("snap", for_the_wire(snap))))
         except Exception as exc:  # noqa: BLE001 - reported to the manager, the worker lives on
             traceback.print_exc()
             conn.send_bytes(pickle.dumps(("error", remote_error(exc))))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import ConfigError, RunConfig
 from .control import RunControl
-from .executors import TrainSpec, remote_error, train_here, warm_up
+from .executors import TrainSpec, for_the_wire, remote_error, train_here, warm_up
 from .snapshot import Snapshot
 
 POLL_SECONDS = 1.0          # a poll waits at most this long for a newer snapshot
@@ -45,7 +45,7 @@ class TrainingActor:
         try:
             for snap in train_here(configs, spec, control):
                 with self._cond:
-                    self._snap, self._count = snap, self._count + 1
+                    self._snap, self._count = for_the_wire(snap), self._count + 1
                     self._cond.notify_all()
         except Exception as exc:  # noqa: BLE001 - reported through poll(), the actor lives on
             with self._cond:

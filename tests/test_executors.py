@@ -104,6 +104,7 @@ def test_lab_controls_reach_the_remote_run(manager):
     handle.pause()
     assert handle.wait_until(lambda h: h.status == "paused", TIMEOUT)
     k = handle.snapshot.epoch
+    assert handle.snapshot.timelapse.epochs[-1] == k                # a paused run's time-lapse comes with it
     handle.step(4)
     assert handle.wait_until(lambda h: h.status == "paused" and h.snapshot.epoch == k + 4, TIMEOUT)
     handle.resume()
