@@ -23,9 +23,9 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # `nonlin ui` from this checkout: headless, no file watcher, no usage stats, .streamlit/config.toml.
-# EXECUTOR: where jobs train (threads, processes or ray; see README "Environment variables"); threads measured
-# best in bench.ws_load on the 2-core development box (CHANGELOG)
-EXECUTOR ?= threads
+# EXECUTOR: where jobs train (threads, processes or ray; see README "Environment variables"); processes measured
+# best in bench.ws_load on the 2-core development box: training off the web process keeps pages responsive
+EXECUTOR ?= processes
 run: $(VENV)/.installed
 	NONLIN_EXECUTOR=$(EXECUTOR) $(BIN)/python -m nonlin_core ui --port $(PORT) --address $(ADDRESS)
 
