@@ -22,9 +22,12 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# `nonlin ui` from this checkout: headless, no file watcher, no usage stats, .streamlit/config.toml
+# `nonlin ui` from this checkout: headless, no file watcher, no usage stats, .streamlit/config.toml.
+# EXECUTOR: where jobs train (threads, processes or ray; see README "Environment variables"); processes measured
+# best in bench.ws_load on the 2-core development box: training off the web process keeps pages responsive
+EXECUTOR ?= processes
 run: $(VENV)/.installed
-	$(BIN)/python -m nonlin_core ui --port $(PORT) --address $(ADDRESS)
+	NONLIN_EXECUTOR=$(EXECUTOR) $(BIN)/python -m nonlin_core ui --port $(PORT) --address $(ADDRESS)
 
 # Debian chromium for the browser tests (Playwright drives it; it cannot download its own browser here)
 chromium:

@@ -1,5 +1,5 @@
-"""`nonlin` (= `python -m nonlin_core`) ui|train|runs|lessons|datasets|activations|caps; train's flags come from the config
-field table."""
+"""`nonlin` (= `python -m nonlin_core`) ui|train|sweep|runs|lessons|datasets|activations|caps; train's flags come from the
+config field table."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, sweep_cli
 from .config import FIELDS, ConfigError, RunConfig, caps
 from .errors import DataError
 from .store import StoreConfigError, StoreError
@@ -71,6 +71,7 @@ def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser
     runs.add_argument("--status", metavar="S", help="only runs with this status (done, failed, interrupted, …)")
     lessons = sub.add_parser("lessons", help="list the lessons and their preset configs")
     lessons.add_argument("--json", action="store_true", help="print one JSON list (name, title, question, configs)")
+    sweep_cli.add_parser(sub)
     sub.add_parser("datasets", help="list the datasets")
     sub.add_parser("activations", help="list the activation functions")
     sub.add_parser("caps", help="show the server caps in force")
@@ -237,8 +238,10 @@ def cmd_runs(ns: argparse.Namespace) -> int:
 
 
 def cmd_ui(ns: argparse.Namespace, extra: list[str]) -> int:
+    from .executors import executor_name
     from .launch import serve_env, streamlit_argv
 
+    executor_name()                                      # a bad NONLIN_EXECUTOR: one line now, not a page traceback
     argv = streamlit_argv(ns.port, ns.address, extra)
     sys.stdout.flush()
     os.execve(argv[0], argv, serve_env())                # streamlit replaces this process: signals reach it directly
@@ -252,7 +255,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m nonlin_core") -> 
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if ns.command == "ui":
             return cmd_ui(ns, extra)
-        commands = {"train": cmd_train, "runs": cmd_runs, "lessons": cmd_lessons}
+        commands = {"train": cmd_train, "runs": cmd_runs, "lessons": cmd_lessons, "sweep": sweep_cli.cmd_sweep}
         return commands[ns.command](ns) if ns.command in commands else cmd_list(ns.command)
     except _Usage as exc:
         print(str(exc), file=sys.stderr)

@@ -26,6 +26,7 @@ class JobHandle:
     owner: str = ""
     in_sweep: bool = False                 # counted once, through its sweep, against the caps
     time_limit: float = 0.0                # seconds it may run (NONLIN_MAX_JOB_SECONDS when submitted); 0 = none
+    replay_to: int = 0                     # left a merged batch: snapshots before this epoch retrace known steps
     order: int = field(default_factory=itertools.count().__next__)   # submission order (the pool is FIFO)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)

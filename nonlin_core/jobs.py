@@ -1,5 +1,8 @@
-"""Job manager shared by every session: a bounded worker pool, dedupe by config key, runs served
-from the store when already finished, cancel, per-owner limits, a work budget and a time limit per job."""
+"""Job manager shared by every session: a fair queue and a bounded set of workers on an executor (threads,
+processes or Ray), dedupe by config key, runs served from the store when already finished, cancel, per-owner
+limits, a work budget and a time limit per job. A worker that frees up takes the next job in round-robin order by
+session together with the queued jobs that share its batch key: they train as one batched job (cross-session
+batching), each member's handle streaming and storing its own run."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,23 +11,19 @@ import os
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numpy as np
-
-from . import datasets
 from .budget import check_request
 from .config import ConfigError, RunConfig
 from .errors import DataError
-from .grid import decision_grid
+from .executors import Executor, ThreadExecutor, TrainSpec, executor_from_env
+from .groups import Group, as_stopped, deadline_after, stopped_message
 from .handles import JobHandle, SweepHandle, batch_handle_key
 from .limits import max_job_seconds, pause_seconds
-from .models import load_mlp
-from .snapshot import padded_history
+from .queueing import FairQueue
+from .replay import snapshot_from_records
 from .store import FINISHED, RunRecord, RunStore, heartbeat_seconds, history_lists
-from .timelapse import Timelapse
-from .training import METRICS, Snapshot, Trainer, check_batch
+from .training import METRICS, Snapshot, batch_key, check_batch
 
 
 def _env_int(name: str, default: int) -> int:
@@ -44,20 +43,32 @@ class JobManager:
     """submit() returns a JobHandle; identical running configs share one handle."""
 
     def __init__(self, store: RunStore, *, max_workers: int = 2, max_queued: int = 64, max_per_owner: int = 3,
-                 grid_resolution: int = 60, snapshot_seconds: float = 0.2):
+                 grid_resolution: int = 60, snapshot_seconds: float = 0.2, executor: Executor | None = None,
+                 max_batch: int = 64):
         self.store, self.grid_resolution, self.snapshot_seconds = store, grid_resolution, snapshot_seconds
-        self.max_queued, self.max_per_owner = max_queued, max_per_owner
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="nonlin-train")
+        self.max_queued, self.max_per_owner, self.max_batch = max_queued, max_per_owner, max_batch
+        self.executor = executor or ThreadExecutor(max_workers)
+        self.jobs_started = 0                   # training jobs begun (a merged batch counts once)
+        self._queue = FairQueue()
         self._lock = threading.Lock()
         self._active: dict[str, JobHandle] = {}
+        self._workers = [threading.Thread(target=self._work, daemon=True, name=f"nonlin-train-{i}")
+                         for i in range(self.executor.slots)]
+        for worker in self._workers:
+            worker.start()
 
     @classmethod
     def from_env(cls, store: RunStore, **kwargs) -> JobManager:
-        """Caps from the environment: NONLIN_WORKERS (training threads, 2), NONLIN_MAX_JOBS (queued or
-        running overall, 64), NONLIN_MAX_JOBS_PER_SESSION (3)."""
+        """Caps from the environment: NONLIN_WORKERS (jobs training at once, 2), NONLIN_MAX_JOBS (queued or
+        running overall, 64), NONLIN_MAX_JOBS_PER_SESSION (3), NONLIN_MERGE_MAX (members of a merged job, 64);
+        the executor from NONLIN_EXECUTOR (threads, processes or ray)."""
         limits = {"max_workers": _env_int("NONLIN_WORKERS", 2), "max_queued": _env_int("NONLIN_MAX_JOBS", 64),
-                  "max_per_owner": _env_int("NONLIN_MAX_JOBS_PER_SESSION", 3)}
-        return cls(store, **{**limits, **kwargs})
+                  "max_per_owner": _env_int("NONLIN_MAX_JOBS_PER_SESSION", 3),
+                  "max_batch": _env_int("NONLIN_MERGE_MAX", 64)}
+        limits = {**limits, **kwargs}
+        if "executor" not in limits:
+            limits["executor"] = executor_from_env(limits["max_workers"])
+        return cls(store, **limits)
 
     def submit(self, config: RunConfig, *, owner: str = "") -> JobHandle:
         return self.submit_batch([config], owner=owner)
@@ -83,7 +94,7 @@ class JobManager:
             self._check_caps(owner)
             handle = JobHandle(list(configs), key, owner=owner, time_limit=time_limit)
             self._active[key] = handle
-        self._pool.submit(self._run, handle)
+        self._queue.put(handle, owner, batch_key(configs[0]))
         return handle
 
     def submit_sweep(self, groups: list[list[RunConfig]], *, owner: str = "") -> SweepHandle:
@@ -115,18 +126,18 @@ class JobManager:
             for handle in fresh:
                 self._active.setdefault(handle.key, handle)
             self._active[key] = _SweepSlot(sweep)
-        self._pool.submit(self._run_sweep, key, fresh)
+        self._queue.put(_QueuedSweep(key, fresh, sweep), owner)
         return sweep
 
     def _run_sweep(self, key: str, handles: list[JobHandle]) -> None:
         """The groups in turn until one fails (the others would fail alike: same data) or time is up."""
-        deadline = _deadline(handles[0].time_limit)
+        deadline = deadline_after(handles[0].time_limit)
         try:
             for i, handle in enumerate(handles):
                 if time.monotonic() > deadline:
-                    self._close(handle, "stopped", _stopped_message(handle.time_limit))
+                    self._close(handle, "stopped", stopped_message(handle.time_limit))
                     continue
-                self._run(handle, deadline)
+                self._run_group([handle], deadline)
                 if handle.status == "failed":
                     for rest in handles[i + 1:]:
                         self._close(rest, "failed", handle.message)
@@ -152,32 +163,37 @@ class JobManager:
         return None if isinstance(handle, _SweepSlot) else handle
 
     def queued_ahead(self, handle: JobHandle) -> int:
-        """How many jobs (a sweep counts once) wait for a worker before this queued one: the pool serves
-        first come, first served. 0 for a job that is not queued."""
+        """How many jobs (a sweep counts once) a worker takes before this queued one: the line is served
+        round-robin by session. 0 for a job that is not queued."""
         if handle.status != "queued" or handle.finished:
             return 0
-        with self._lock:
-            entries = list(self._active.values())
         ahead = 0
-        for entry in entries:
-            jobs = entry.sweep.groups if isinstance(entry, _SweepSlot) else [entry]
-            if entry is handle or getattr(entry, "in_sweep", False):
-                continue
-            waiting = all(j.status == "queued" and not j._cancel.is_set() for j in jobs)    # a cancelled one is skipped
-            if waiting and min(j.order for j in jobs) < handle.order:
-                ahead += 1
-        return ahead
+        for entry in self._queue.order():
+            if entry is handle:
+                return ahead
+            jobs = entry.handles if isinstance(entry, _QueuedSweep) else [entry]
+            ahead += not all(j._cancel.is_set() for j in jobs)                     # a cancelled one is skipped
+        return 0
 
     def active(self) -> list[JobHandle]:
         with self._lock:
             return [h for h in self._active.values() if not isinstance(h, _SweepSlot)]
 
     def shutdown(self, wait: bool = True) -> None:
-        """Cancel everything and stop the workers."""
+        """Cancel everything and stop the workers and the executor."""
         for handle in self.active():
             handle.cancel()
-        self._pool.shutdown(wait=wait, cancel_futures=True)
-        for handle in self.active():  # never started: close them as cancelled
+        for entry in self._queue.close():            # never started: closed as cancelled
+            for handle in entry.handles if isinstance(entry, _QueuedSweep) else [entry]:
+                self._close(handle, "cancelled", "the server is shutting down")
+            if isinstance(entry, _QueuedSweep):
+                with self._lock:
+                    self._active.pop(entry.key, None)
+        if wait:
+            for worker in self._workers:
+                worker.join()
+        self.executor.shutdown()
+        for handle in self.active():
             self._close(handle, "cancelled", "the server is shutting down")
 
     # --- internals -------------------------------------------------------------------------------
@@ -195,57 +211,110 @@ class JobManager:
         handle._done.set()
         return handle
 
-    def _run(self, handle: JobHandle, deadline: float | None = None) -> None:
-        """Train a job; at its deadline it is cancelled and its members end "stopped" with their history so far."""
-        if handle._cancel.is_set():
+    def _work(self) -> None:
+        """A worker: take the next job in fair order (with the queued jobs that can train with it) and train it."""
+        while (entries := self._queue.take(self.max_batch, self._joins)) is not None:
+            if isinstance(entries[0], _QueuedSweep):
+                self._run_sweep(entries[0].key, entries[0].handles)
+            else:
+                self._run_group(entries)
+
+    def _joins(self, handle, group: list) -> bool:
+        """May this queued job train with `group` as one batch? Not a sweep, not cancelled, not driven by its
+        lab controls (a paused or stepped job trains alone), no config in common, under max_batch members."""
+        if isinstance(handle, _QueuedSweep) or handle._cancel.is_set() or not handle.control.pristine:
+            return False
+        if len(group) == 1 and group[0] is handle:
+            return True
+        keys = {k for h in group for k in h.keys}
+        return not keys.intersection(handle.keys) and len(keys) + len(handle.keys) <= self.max_batch
+
+    def _run_group(self, handles: list[JobHandle], deadline: float | None = None) -> None:
+        """Train jobs as one batch; each handle streams and stores its own members. A member job cancelled
+        mid-way ends alone (stored with its history so far); at the deadline all end "stopped"."""
+        for handle in [h for h in handles if h._cancel.is_set()]:
             self._close(handle, "cancelled", "cancelled before it started")
+        handles = [h for h in handles if not h._cancel.is_set()]
+        if not handles:
             return
-        handle.publish(status="running")
-        deadline = _deadline(handle.time_limit) if deadline is None else deadline
+        group = Group(handles)
+        for handle in handles:
+            handle.publish(status="running")
+        time_limit = min(h.time_limit for h in handles)
+        deadline = deadline_after(time_limit) if deadline is None else deadline
         timed_out = begun = False
+        self.jobs_started += 1
+        control = group.control
+        # also while paused: other processes' (and hosts') recover() must not see these rows dead
+        control.heartbeat = lambda: [self.store.touch(c.key) for h in group.live for c in h.configs]
+        control.heartbeat_seconds = heartbeat_seconds()
+        spec = TrainSpec(grid=True, grid_resolution=self.grid_resolution, snapshot_seconds=self.snapshot_seconds,
+                         timelapse=True, pause_seconds=pause_seconds())
+        snap = None
         try:
-            trainer = Trainer(handle.configs)           # loads the data: a DataError here stores no running rows
-            for c in handle.configs:
-                self.store.begin(c)
-            begun = True
-
-            def touch_rows() -> None:   # also while paused: other processes' recover() must not see it dead
-                for c in handle.configs:
-                    self.store.touch(c.key)
-
-            handle.control.heartbeat, handle.control.heartbeat_seconds = touch_rows, heartbeat_seconds()
             last_touch, paused_since = time.monotonic(), None
-            for snap in trainer.steps(grid=True, grid_resolution=self.grid_resolution, timelapse=True,
-                                      control=handle.control, pause_seconds=pause_seconds(),
-                                      snapshot_seconds=self.snapshot_seconds):
+            for snap in self.executor.stream(group.configs, spec, control):
+                if not begun:                       # the data loaded: a DataError before this stores no running rows
+                    for c in group.configs:
+                        self.store.begin(c)
+                    begun = True
                 now = time.monotonic()
-                if paused_since is not None:            # time paused does not count against the time limit
+                if paused_since is not None:        # time paused does not count against the time limit
                     deadline, paused_since = deadline + now - paused_since, None
                 paused = "paused" in snap.status and not snap.done
-                handle.publish(snap, "paused" if paused else "running")
+                for handle, part in group.live_parts(snap):
+                    if handle._cancel.is_set() and not group.solo:
+                        self._finish_member(group, handle, part)
+                    elif not group.solo and not handle.control.pristine:
+                        self._detach(group, handle, part)
+                    elif paused or snap.done or snap.epoch >= handle.replay_to:    # not while retracing its steps
+                        handle.publish(part, "paused" if paused else "running")
+                if not group.live and not control.cancel_event.is_set():
+                    control.cancel()                # every member cancelled: stop training
                 if paused:
                     paused_since = now
-                if now > deadline and not handle._cancel.is_set():
+                if now > deadline and not control.cancel_event.is_set():
                     timed_out = True
-                    handle._cancel.set()
-                if now - last_touch > handle.control.heartbeat_seconds:
-                    touch_rows()
+                    control.cancel()
+                if now - last_touch > control.heartbeat_seconds:
+                    control.heartbeat()
                     last_touch = now
             if timed_out:
-                snap = handle.snapshot = _as_stopped(snap, _stopped_message(handle.time_limit))
-            for k, c in enumerate(handle.configs):
-                m = snap.member(k)
-                self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
-                    {name: m.history[name][0] for name in METRICS}), m.final[0], m.device, m.seconds,
-                    state_dict=m.state_dicts[0], timelapse=m.timelapse))
-            overall = next((s for s in ("stopped", "cancelled", "paused") if s in snap.status), "done")
-            msg = next((m for m in snap.messages if m), "")
-            self._close(handle, overall if len(handle.configs) > 1 else snap.status[0], msg)
+                snap = as_stopped(snap, stopped_message(time_limit))
+            for handle, part in group.live_parts(snap):
+                self._finish_member(group, handle, part)
         except (DataError, ConfigError) as exc:
-            self._fail(handle, str(exc), begun)
+            for handle in group.live:
+                self._fail(handle, str(exc), begun)
         except Exception as exc:  # noqa: BLE001 - a job must never take the worker down silently
             traceback.print_exc()
-            self._fail(handle, f"internal error: {type(exc).__name__}: {exc}", begun)
+            for handle in group.live:
+                self._fail(handle, f"internal error: {type(exc).__name__}: {exc}", begun)
+
+    def _detach(self, group: Group, handle: JobHandle, part: Snapshot) -> None:
+        """A member of a merged batch driven by its lab controls (pause, step, reset) leaves the batch and goes first
+        in line to train alone: from epoch 0 again (the same numbers) up to where it was, then as the controls say."""
+        group.live.remove(handle)
+        handle.replay_to = handle.control.rebase(part.epoch)
+        handle.publish(status="queued")
+        self._queue.put_front(handle, handle.owner)
+
+    def _finish_member(self, group: Group, handle: JobHandle, part: Snapshot) -> None:
+        """Store a member job's runs and close its handle (a job cancelled inside a running batch: "cancelled")."""
+        if not part.done:
+            cancelled = ["cancelled" if s in ("running", "paused") else s for s in part.status]
+            part = dataclasses.replace(part, status=cancelled, messages=[
+                "cancelled by the user" if s == "cancelled" and not m else m for s, m in zip(cancelled, part.messages)])
+        group.live.remove(handle)
+        handle.snapshot = part
+        for k, c in enumerate(handle.configs):
+            m = part.member(k)
+            self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
+                {name: m.history[name][0] for name in METRICS}), m.final[0] if m.final else None, m.device, m.seconds,
+                state_dict=m.state_dicts[0] if m.state_dicts else None, timelapse=m.timelapse))
+        overall = next((s for s in ("stopped", "cancelled", "paused") if s in part.status), "done")
+        msg = next((m for m in part.messages if m), "")
+        self._close(handle, overall if len(handle.configs) > 1 else part.status[0], msg)
 
     def _fail(self, handle: JobHandle, message: str, begun: bool) -> None:
         """A failed run is stored, to be seen and re-run; a sweep's group that never began training is not
@@ -264,19 +333,12 @@ class JobManager:
         handle.publish()
 
 
-def _deadline(time_limit: float) -> float:
-    return time.monotonic() + time_limit if time_limit else float("inf")
-
-
-def _stopped_message(time_limit: float) -> str:
-    return f"stopped at the time limit of {time_limit:g} s (NONLIN_MAX_JOB_SECONDS)"
-
-
-def _as_stopped(snap: Snapshot, message: str) -> Snapshot:
-    """The final snapshot of a job cancelled at its time limit: its cancelled members are "stopped"."""
-    stopped = [s == "cancelled" for s in snap.status]
-    return dataclasses.replace(snap, status=["stopped" if x else s for x, s in zip(stopped, snap.status)],
-                               messages=[message if x else m for x, m in zip(stopped, snap.messages)])
+@dataclass(eq=False)
+class _QueuedSweep:
+    """A sweep's place in the queue: its groups train in turn in one worker."""
+    key: str
+    handles: list[JobHandle]
+    sweep: SweepHandle
 
 
 @dataclass(eq=False)
@@ -287,18 +349,3 @@ class _SweepSlot:
     @property
     def owner(self) -> str:
         return self.sweep.owner
-
-
-def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -> Snapshot:
-    """A final Snapshot rebuilt from stored runs: history, finals, state dicts, time-lapse (None unless every
-    member has one) and a fresh grid."""
-    c0 = records[0].config
-    data = datasets.load(c0)
-    hist = padded_history([r.history for r in records])   # a diverged member's history is shorter
-    grids = [decision_grid(load_mlp(r.config, data.n_features, data.n_classes, r.state_dict), data,
-                           loss=r.config.loss, resolution=grid_resolution)[1] for r in records]
-    epochs_done = hist["train_loss"].shape[1]
-    return Snapshot(epochs_done, c0.epochs, hist, [r.status for r in records], [r.message for r in records],
-                    np.stack(grids), [r.final for r in records], [r.state_dict for r in records],
-                    seconds=sum(r.seconds for r in records), device=records[0].device,
-                    timelapse=Timelapse.stack([r.timelapse for r in records]))

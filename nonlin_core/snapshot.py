@@ -33,13 +33,18 @@ class Snapshot:
 
     def member(self, k: int) -> Snapshot:
         """Member k alone, as a K = 1 snapshot."""
+        return self.members(k, k + 1)
+
+    def members(self, start: int, stop: int) -> Snapshot:
+        """Members start..stop-1 alone, as a snapshot of stop - start members."""
         def pick(x):
-            return None if x is None else x[k:k + 1]
-        return dataclasses.replace(self, history={m: v[k:k + 1] for m, v in self.history.items()},
-                                   status=[self.status[k]], messages=[self.messages[k]], grid=pick(self.grid),
-                                   final=pick(self.final), state_dicts=pick(self.state_dicts),
-                                   timelapse=None if self.timelapse is None else self.timelapse.member(k),
-                                   params=pick(self.params))
+            return None if x is None else x[start:stop]
+        timelapse = None if self.timelapse is None else Timelapse(list(self.timelapse.epochs),
+                                                                  self.timelapse.frames[start:stop])
+        return dataclasses.replace(self, history={m: v[start:stop] for m, v in self.history.items()},
+                                   status=self.status[start:stop], messages=self.messages[start:stop],
+                                   grid=pick(self.grid), final=pick(self.final), state_dicts=pick(self.state_dicts),
+                                   timelapse=timelapse, params=pick(self.params))
 
 
 def padded_history(histories: list[dict[str, list[float]]]) -> dict[str, np.ndarray]:

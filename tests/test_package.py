@@ -45,11 +45,13 @@ def test_one_version_everywhere():
     assert "MIT License" in (ROOT / "LICENSE").read_text()
 
 
-@pytest.mark.parametrize(("lock", "groups"), [("requirements.txt", ["runtime"]), ("requirements-dev.txt", ["runtime", "dev"])])
+@pytest.mark.parametrize(("lock", "groups"), [("requirements.txt", ["runtime"]),
+                                              ("requirements-dev.txt", ["runtime", "dev", "ray"])])
 def test_locks_pin_every_declared_package_inside_its_range(lock, groups):
     locked = pins(ROOT / "requirements.txt") | pins(ROOT / lock)
     declared = {"runtime": PYPROJECT["project"]["dependencies"],
-                "dev": PYPROJECT["project"]["optional-dependencies"]["dev"]}
+                "dev": PYPROJECT["project"]["optional-dependencies"]["dev"],
+                "ray": PYPROJECT["project"]["optional-dependencies"]["ray"]}
     for group in groups:
         for spec in map(Requirement, declared[group]):
             name = spec.name.lower()
