@@ -17,7 +17,6 @@ from .config import FIELDS, ConfigError, RunConfig, caps
 from .errors import DataError
 
 EXIT_USAGE = 2
-_HIDDEN = {"csv_path", "csv_sha256", "target"}   # set through --csv / --target
 TIMELAPSE_RESOLUTION = 60
 
 
@@ -30,10 +29,6 @@ class _Usage(Exception):
     pass
 
 
-def _flag(name: str) -> str:
-    return "--hidden" if name == "hidden_layers" else "--" + name.replace("_", "-")
-
-
 def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="nonlin: train MLPs, reproducibly, with or without the dashboard")
     parser.add_argument("--version", action="version", version=f"nonlin {__version__}")
@@ -44,15 +39,15 @@ def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser
     train = sub.add_parser("train", help="train one run and print its metrics")
     default = RunConfig()
     for f in FIELDS:
-        if f.name in _HIDDEN:
+        if not f.cli_flag:                               # csv_path, csv_sha256, target: through --csv / --target
             continue
         value = getattr(default, f.name)
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
         if f.kind is bool:
-            train.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+            train.add_argument(f.cli_flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                help=f"{f.help} (default: {shown})")
         else:
-            train.add_argument(_flag(f.name), dest=f.name, default=None, metavar=f.kind.__name__.upper()
+            train.add_argument(f.cli_flag, dest=f.name, default=None, metavar=f.kind.__name__.upper()
                                if f.kind is not tuple else "W,W", help=f"{f.help} (default: {shown!s})")
     train.add_argument("--csv", metavar="PATH", help="train on a CSV file (numeric features) ...")
     train.add_argument("--target", metavar="COL", help="... whose column COL is the class")
@@ -84,7 +79,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
     """RunConfig from parsed flags; ConfigError/DataError on bad values."""
     from .datasets import read_csv_file, sha256_bytes
 
-    values = {f.name: getattr(ns, f.name) for f in FIELDS if f.name not in _HIDDEN and getattr(ns, f.name) is not None}
+    values = {f.name: getattr(ns, f.name) for f in FIELDS if f.cli_flag and getattr(ns, f.name) is not None}
     if ns.csv or ns.target:
         if not (ns.csv and ns.target):
             raise ConfigError("--csv and --target go together")
@@ -104,6 +99,7 @@ def _bar(snap, width: int = 30) -> str:
 
 
 def cmd_train(ns: argparse.Namespace) -> int:
+    from .flow import grad_norm_lists, share_list
     from .store import RunRecord, default_store, history_lists
     from .training import METRICS, Trainer
     from .tuning import configure_process
@@ -120,6 +116,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
             print(_bar(snap), end="", file=sys.stderr, flush=True)
     m = snap.member(0)
     history = history_lists({name: m.history[name][0] for name in METRICS})
+    history["grad_norm"] = grad_norm_lists(m.grad_norm[0], len(history["epoch"]))   # per layer, per epoch
     final = m.final[0]
     status, message = m.status[0], m.messages[0]
     if ns.save:
@@ -131,6 +128,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
                "device": m.device, "seconds": round(m.seconds, 4), "history": history,
                "final": {k: final[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "f1")}
                if final else None}
+        out["units"] = {"saturated": share_list(m.saturated[0]), "dead": share_list(m.dead[0])}
         if ns.timelapse:
             out["timelapse"] = {"epochs": m.timelapse.epochs, "resolution": m.timelapse.resolution}
         print(json.dumps(out))

@@ -25,6 +25,9 @@ class Snapshot:
     seconds: float = 0.0
     device: str = "cpu"
     timelapse: Timelapse | None = None        # frames recorded so far (all of them in the final snapshot)
+    grad_norm: np.ndarray | None = None       # (K, epoch, layers) weight-gradient norm per layer, every epoch
+    saturated: np.ndarray | None = None       # (K, hidden layers) share of unit-samples saturated (NaN: cannot)
+    dead: np.ndarray | None = None            # (K, hidden layers) share of units outputting 0 on all train data
 
     @property
     def done(self) -> bool:
@@ -37,6 +40,7 @@ class Snapshot:
         return dataclasses.replace(self, history={m: v[k:k + 1] for m, v in self.history.items()},
                                    status=[self.status[k]], messages=[self.messages[k]], grid=pick(self.grid),
                                    final=pick(self.final), state_dicts=pick(self.state_dicts),
+                                   grad_norm=pick(self.grad_norm), saturated=pick(self.saturated), dead=pick(self.dead),
                                    timelapse=None if self.timelapse is None else self.timelapse.member(k))
 
 
