@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import resources, runs
+from . import flow_view, resources, runs
 
 CHART = {"displaylogo": False}
 DIM_OPACITY = 0.35
@@ -83,6 +83,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         with right:
             st.plotly_chart(plots.curves([("", _history(snap, range(1)))], epochs=config.epochs, large=large,
                                          uirevision=f"curves-{config.key}", height=250), key="curves", config=CHART)
+            flow_view.panel(snap, config, large)
 
     runs.live(handle, draw)
     snap = handle.snapshot if handle is not None and handle.finished else None
