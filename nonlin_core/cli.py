@@ -99,7 +99,7 @@ def _bar(snap, width: int = 30) -> str:
 
 
 def cmd_train(ns: argparse.Namespace) -> int:
-    from .flow import grad_norm_lists, share_list
+    from .flow import share_list, stored_history
     from .store import RunRecord, default_store, history_lists
     from .training import METRICS, Trainer
     from .tuning import configure_process
@@ -115,8 +115,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
         if not ns.json and sys.stderr.isatty():
             print(_bar(snap), end="", file=sys.stderr, flush=True)
     m = snap.member(0)
-    history = history_lists({name: m.history[name][0] for name in METRICS})
-    history["grad_norm"] = grad_norm_lists(m.grad_norm[0], len(history["epoch"]))   # per layer, per epoch
+    history = stored_history(history_lists({name: m.history[name][0] for name in METRICS}), m)  # + grad_norm
     final = m.final[0]
     status, message = m.status[0], m.messages[0]
     if ns.save:

@@ -93,3 +93,30 @@ def grad_norm_lists(grad_norm: np.ndarray, n_epochs: int) -> list[list[float | N
 def share_list(shares: np.ndarray) -> list[float | None]:
     """One member's per-layer shares -> JSON-safe list (None where not defined)."""
     return [float(x) if np.isfinite(x) else None for x in np.asarray(shares)]
+
+
+def stored_history(history: dict, snap) -> dict:
+    """A member's history lists (store.history_lists) plus its gradient flow, as the store and the CLI keep it:
+    grad_norm (per layer, per epoch), saturated and dead (per hidden layer, at the end)."""
+    out = dict(history)
+    if snap.grad_norm is not None:
+        out["grad_norm"] = grad_norm_lists(snap.grad_norm[0], len(history.get("epoch", [])))
+    if snap.saturated is not None and snap.dead is not None:
+        out["saturated"], out["dead"] = share_list(snap.saturated[0]), share_list(snap.dead[0])
+    return out
+
+
+def restored(histories: Sequence[dict], n_epochs: int) -> dict:
+    """Snapshot fields grad_norm (K, n_epochs, layers), saturated and dead (K, hidden) from stored histories,
+    NaN-padded; {} unless every member has them (runs stored before they were recorded)."""
+    if not histories or not all({"grad_norm", "saturated", "dead"} <= set(h) for h in histories):
+        return {}
+    as_float = lambda values: [np.nan if v is None else float(v) for v in values]
+    layers = len(histories[0]["grad_norm"])
+    norms = np.full((len(histories), n_epochs, layers), np.nan)
+    for k, h in enumerate(histories):
+        for layer, values in enumerate(h["grad_norm"][:layers]):
+            values = as_float(values)[:n_epochs]
+            norms[k, :len(values), layer] = values
+    return {"grad_norm": norms, "saturated": np.array([as_float(h["saturated"]) for h in histories]).reshape(len(histories), -1),
+            "dead": np.array([as_float(h["dead"]) for h in histories]).reshape(len(histories), -1)}

@@ -17,6 +17,7 @@ from . import datasets
 from .budget import check_request
 from .config import ConfigError, RunConfig
 from .errors import DataError
+from .flow import restored, stored_history
 from .grid import decision_grid
 from .handles import JobHandle, SweepHandle, batch_handle_key
 from .limits import max_job_seconds, pause_seconds
@@ -235,8 +236,8 @@ class JobManager:
                 snap = handle.snapshot = _as_stopped(snap, _stopped_message(handle.time_limit))
             for k, c in enumerate(handle.configs):
                 m = snap.member(k)
-                self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
-                    {name: m.history[name][0] for name in METRICS}), m.final[0], m.device, m.seconds,
+                self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], stored_history(history_lists(
+                    {name: m.history[name][0] for name in METRICS}), m), m.final[0], m.device, m.seconds,
                     state_dict=m.state_dicts[0], timelapse=m.timelapse))
             overall = next((s for s in ("stopped", "cancelled", "paused") if s in snap.status), "done")
             msg = next((m for m in snap.messages if m), "")
@@ -301,4 +302,5 @@ def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -
     return Snapshot(epochs_done, c0.epochs, hist, [r.status for r in records], [r.message for r in records],
                     np.stack(grids), [r.final for r in records], [r.state_dict for r in records],
                     seconds=sum(r.seconds for r in records), device=records[0].device,
-                    timelapse=Timelapse.stack([r.timelapse for r in records]))
+                    timelapse=Timelapse.stack([r.timelapse for r in records]),
+                    **restored([r.history for r in records], epochs_done))

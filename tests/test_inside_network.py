@@ -230,3 +230,18 @@ def test_features_module_works_on_tensors_like_arrays():
     names = tuple(features.FEATURES)
     np.testing.assert_allclose(features.compute(names, torch.as_tensor(R), ("x1", "x2")).numpy(),
                                features.compute(names, R, ("x1", "x2")), atol=1e-15)
+
+
+def test_gradient_flow_survives_the_store_and_older_runs_have_none():
+    import json
+
+    from nonlin_core.flow import restored, stored_history
+    from nonlin_core.store import history_lists
+    config = RunConfig(dataset="moons", hidden_layers=(5, 3), activation="sigmoid", epochs=12, device="cpu")
+    m = train(config).member(0)
+    history = json.loads(json.dumps(stored_history(history_lists({k: m.history[k][0] for k in METRICS}), m)))
+    back = restored([history], config.epochs)
+    np.testing.assert_allclose(back["grad_norm"], m.grad_norm)
+    np.testing.assert_allclose(back["saturated"], m.saturated)
+    np.testing.assert_allclose(back["dead"], m.dead)
+    assert restored([history_lists({k: m.history[k][0] for k in METRICS})], config.epochs) == {}

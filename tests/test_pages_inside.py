@@ -81,7 +81,8 @@ def test_heart_failure_offers_its_columns(app, heart_dir, monkeypatch):
 
 def test_a_finished_run_draws_its_gradient_flow(app):
     at = app(query={"epochs": "60", "hidden_layers": "6,4", "activation": "tanh", "features": "x1^2,x2^2"})
-    assert "grad_flow" in charts(at)                                         # drawn before a run, with a note
+    assert "grad_flow" not in charts(at)                                     # no bare empty chart before a run
+    assert any("drawn here from the first epoch" in c.value for c in at.caption)
     at.button(key="btn_pg_train").click().run()
     assert wait_for_end(at).startswith("Done")
     flow = charts(at)["grad_flow"]
