@@ -60,11 +60,11 @@ class GradNorms:
 
     def record(self, epoch: int, grads: Tensor) -> None:
         """Norms of the flat gradients (K, P) as epoch's (0-based) entry."""
-        torch.mm(grads * grads, self.select, out=self.buf[:, epoch]).sqrt_()
+        torch.mm(grads * grads, self.select, out=self.buf[:, epoch])     # squared: the root is taken when read
 
     def history(self, upto: int, stops: Sequence[int]) -> np.ndarray:
         """(K, upto, layers) float64; member k's entries from stops[k] on are NaN (a diverged run)."""
-        out = self.buf[:, :upto].to("cpu", torch.float64).numpy().copy()
+        out = np.sqrt(self.buf[:, :upto].to("cpu", torch.float64).numpy())
         for k, stop in enumerate(stops):
             out[k, stop:] = np.nan
         return out
