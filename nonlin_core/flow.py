@@ -31,9 +31,9 @@ class Penalty:
         """gweights (K, out, in) += the penalty's gradient at weights."""
         for W, G in zip(weights, gweights):
             if self.l1 is not None:
-                G.add_(torch.sign(W).mul_(self.l1))
+                G.addcmul_(torch.sign(W), self.l1)
             if self.l2 is not None:
-                G.add_(W * self.l2)
+                G.addcmul_(W, self.l2)
 
 
 def penalty(model: torch.nn.Module, l1: float, l2: float) -> Tensor:
