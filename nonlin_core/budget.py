@@ -5,16 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from . import datasets
-from .config import RunConfig
+from . import datasets, features
+from .config import RunConfig, fields_with_role
 from .errors import DataError, OverBudget
 from .limits import max_work
+from .losses import output_width
 
 # A unit of work is one sample through one parameter for one epoch; one optimizer step's fixed cost (the
 # framework overhead of a tiny MLP, ~0.3 ms on a 2-core development machine) is worth STEP_UNITS of them.
 # There 1e10 units took 1-6 s of one worker (6 s for many small members batched together).
 STEP_UNITS = 3e6
-_DATA_FIELDS = ("dataset", "n_samples", "noise", "n_classes", "data_seed", "csv_path", "csv_sha256", "target")
+_DATA_FIELDS = fields_with_role("data")
 
 
 def n_parameters(n_features: int, hidden_layers: Sequence[int], n_outputs: int) -> int:
@@ -29,7 +30,7 @@ def batch_work(configs: Sequence[RunConfig], n_rows: int, n_features: int, n_cla
     c0 = configs[0]
     n_train = max(1, n_rows - round(n_rows * c0.test_size))
     steps = math.ceil(n_train / c0.batch_size) if c0.batch_size else 1
-    arithmetic = sum(n_rows * n_parameters(n_features, c.hidden_layers, 1 if c.loss == "bce" else n_classes)
+    arithmetic = sum(n_rows * n_parameters(n_features, c.hidden_layers, output_width(c.loss, n_classes))
                      for c in configs)
     return float(max(c.epochs for c in configs) * (arithmetic + steps * STEP_UNITS))
 
@@ -46,7 +47,7 @@ def job_work(groups: Sequence[Sequence[RunConfig]]) -> float | None:
                 X, _, _, classes, _ = datasets.raw_data(configs[0])
             except DataError:
                 return None
-            shapes[data] = (X.shape[0], X.shape[1], len(classes))
+            shapes[data] = (X.shape[0], features.width(configs[0].features, X.shape[1]), len(classes))
         total += batch_work(configs, *shapes[data])
     return total
 

@@ -18,7 +18,6 @@ from .errors import DataError
 from .store import StoreConfigError, StoreError
 
 EXIT_USAGE = 2
-_HIDDEN = {"csv_path", "csv_sha256", "target"}   # set through --csv / --target
 TIMELAPSE_RESOLUTION = 60
 
 
@@ -31,10 +30,6 @@ class _Usage(Exception):
     pass
 
 
-def _flag(name: str) -> str:
-    return "--hidden" if name == "hidden_layers" else "--" + name.replace("_", "-")
-
-
 def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser:
     parser = _Parser(prog=prog, description="nonlin: train MLPs, reproducibly, with or without the dashboard")
     parser.add_argument("--version", action="version", version=f"nonlin {__version__}")
@@ -45,15 +40,15 @@ def build_parser(prog: str = "python -m nonlin_core") -> argparse.ArgumentParser
     train = sub.add_parser("train", help="train one run and print its metrics")
     default = RunConfig()
     for f in FIELDS:
-        if f.name in _HIDDEN:
+        if not f.cli_flag:                               # csv_path, csv_sha256, target: through --csv / --target
             continue
         value = getattr(default, f.name)
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
         if f.kind is bool:
-            train.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+            train.add_argument(f.cli_flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                help=f"{f.help} (default: {shown})")
         else:
-            train.add_argument(_flag(f.name), dest=f.name, default=None, metavar=f.kind.__name__.upper()
+            train.add_argument(f.cli_flag, dest=f.name, default=None, metavar=f.kind.__name__.upper()
                                if f.kind is not tuple else "W,W", help=f"{f.help} (default: {shown!s})")
     train.add_argument("--preset", metavar="NAME", help="start from a lesson's preset config (see `lessons`); "
                        "the other flags given override its fields")
@@ -92,7 +87,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
     """RunConfig from parsed flags; ConfigError/DataError on bad values."""
     from .datasets import read_csv_file, sha256_bytes
 
-    values = {f.name: getattr(ns, f.name) for f in FIELDS if f.name not in _HIDDEN and getattr(ns, f.name) is not None}
+    values = {f.name: getattr(ns, f.name) for f in FIELDS if f.cli_flag and getattr(ns, f.name) is not None}
     if getattr(ns, "preset", None):
         from .lessons import preset
         values = {**preset(ns.preset).to_dict(), **values}
@@ -115,6 +110,7 @@ def _bar(snap, width: int = 30) -> str:
 
 
 def cmd_train(ns: argparse.Namespace) -> int:
+    from .flow import share_list, stored_history
     from .store import RunRecord, default_store, history_lists
     from .training import METRICS, Trainer
     from .tuning import configure_process
@@ -137,7 +133,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
         if not ns.json and sys.stderr.isatty():
             print(_bar(snap), end="", file=sys.stderr, flush=True)
     m = snap.member(0)
-    history = history_lists({name: m.history[name][0] for name in METRICS})
+    history = stored_history(history_lists({name: m.history[name][0] for name in METRICS}), m)  # + grad_norm
     final = m.final[0]
     status, message = m.status[0], m.messages[0]
     if ns.save:
@@ -150,6 +146,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
                "final": {k: final[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc", "f1",
                                                  "linear_regions")}
                if final else None}
+        out["units"] = {"saturated": share_list(m.saturated[0]), "dead": share_list(m.dead[0])}
         if ns.timelapse:
             out["timelapse"] = {"epochs": m.timelapse.epochs, "resolution": m.timelapse.resolution}
         print(json.dumps(out))

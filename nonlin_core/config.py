@@ -10,13 +10,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
+from .features import canonical as canonical_features
 from .limits import CAP_DEFAULTS, cap, caps
 
-__all__ = ["CAP_DEFAULTS", "FIELDS", "FIELD_BY_NAME", "ConfigError", "Field", "RunConfig", "cap", "caps"]
+__all__ = ["CAP_DEFAULTS", "FIELDS", "FIELD_BY_NAME", "ROLES", "ConfigError", "Field", "RunConfig", "cap", "caps",
+           "fields_with_role"]
+
+ROLES = ("data", "shape", "member", "schedule", "system")
 
 
 @dataclass(frozen=True)
 class Field:
+    """One config field. role: data (what is trained on: the data key), shape (the network's layout), member
+    (may differ between the members of one batch), schedule (how long and in what steps), system (where and in
+    what precision). flag: the CLI flag (None: --name-with-dashes; "": none, set another way). since: the version
+    that added the field; such a field is left out of the canonical JSON, and so of the key, while it holds its
+    default, so the keys of runs stored before it existed stay the same. Every field added from 0.3 on has one."""
     name: str
     kind: type                       # int, float, str, bool or tuple (of ints)
     help: str
@@ -24,6 +33,14 @@ class Field:
     low: float | None = None         # inclusive
     high: float | None = None        # inclusive, fixed
     cap: str = ""                    # the server cap (limits.CAP_DEFAULTS key) bounding what a user may ask for
+    role: str = "data"
+    flag: str | None = None
+    since: str = ""
+
+    @property
+    def cli_flag(self) -> str:
+        """The train command's flag ('' = none)."""
+        return "--" + self.name.replace("_", "-") if self.flag is None else self.flag
 
 
 def _datasets() -> list[str]:
@@ -36,6 +53,16 @@ def _activations() -> list[str]:
     return list(ACTIVATIONS)
 
 
+def _planar(dataset: str) -> bool:
+    from .datasets import DATASETS
+    return DATASETS[dataset].make is not None
+
+
+def _losses() -> list[str]:
+    from .losses import LOSSES
+    return list(LOSSES)
+
+
 FIELDS: tuple[Field, ...] = (
     Field("dataset", str, "dataset name (see `datasets`), or 'csv'", _datasets),
     Field("n_samples", int, "samples generated (toy datasets)", None, 20, cap="samples"),
@@ -44,26 +71,40 @@ FIELDS: tuple[Field, ...] = (
     Field("data_seed", int, "seed of data generation and split", None, 0, 2**31 - 1),
     Field("test_size", float, "test share of the data", None, 0.05, 0.9),
     Field("standardize", bool, "scale features (fitted on train)"),
-    Field("csv_path", str, "CSV file (dataset 'csv')"),
-    Field("csv_sha256", str, "content hash of the CSV (filled in on load)"),
-    Field("target", str, "target column (dataset 'csv')"),
+    Field("csv_path", str, "CSV file (dataset 'csv')", flag=""),
+    Field("csv_sha256", str, "content hash of the CSV (filled in on load)", flag=""),
+    Field("target", str, "target column (dataset 'csv')", flag=""),
     Field("plot_features", tuple, "feature indices drawn by the boundary plot (default: dataset's)"),
-    Field("hidden_layers", tuple, "hidden layer widths, e.g. 10,10 (empty = none)"),
-    Field("activation", str, "activation of the hidden layers", _activations),
-    Field("loss", str, "bce = one logit, ce = one logit per class", lambda: ["bce", "ce"]),
-    Field("optimizer", str, "optimizer", lambda: ["sgd", "adam", "adamw"]),
-    Field("lr", float, "learning rate", None, 1e-6, 10.0),
-    Field("momentum", float, "SGD momentum", None, 0.0, 0.999),
-    Field("weight_decay", float, "weight decay (L2 for sgd/adam, decoupled for adamw)", None, 0.0, 1.0),
-    Field("batch_size", int, "mini-batch size (0 = full batch)", None, 0, cap="batch"),
-    Field("epochs", int, "training epochs", None, 1, cap="epochs"),
-    Field("seed", int, "seed of init and shuffling", None, 0, 2**31 - 1),
+    Field("features", str, "model inputs, comma-separated: on 2-D data from x1, x2, x1^2, x2^2, x1*x2, sin(x1), "
+          "sin(x2); on tables, column names (empty = the raw inputs)", since="0.3"),
+    Field("hidden_layers", tuple, "hidden layer widths, e.g. 10,10 (empty = none)", role="shape", flag="--hidden"),
+    Field("activation", str, "activation of the hidden layers", _activations, role="member"),
+    Field("loss", str, "bce = one logit, ce = one logit per class", _losses, role="shape"),
+    Field("optimizer", str, "optimizer", lambda: ["sgd", "adam", "adamw"], role="schedule"),
+    Field("lr", float, "learning rate", None, 1e-6, 10.0, role="member"),
+    Field("momentum", float, "SGD momentum", None, 0.0, 0.999, role="member"),
+    Field("weight_decay", float, "weight decay (L2 for sgd/adam, decoupled for adamw)", None, 0.0, 1.0, role="member"),
+    Field("l1", float, "L1 penalty rate: l1·Σ|w| over the weights (not biases) added to the loss", None, 0.0, 1.0,
+          role="member", since="0.3"),
+    Field("l2", float, "L2 penalty rate: l2·Σw²/2 over the weights (not biases) added to the loss", None, 0.0, 1.0,
+          role="member", since="0.3"),
+    Field("batch_size", int, "mini-batch size (0 = full batch)", None, 0, cap="batch", role="schedule"),
+    Field("epochs", int, "training epochs", None, 1, cap="epochs", role="schedule"),
+    Field("seed", int, "seed of init and shuffling", None, 0, 2**31 - 1, role="member"),
     Field("seeding", str, "nonlin = a derived seed per use, stratified split; torch = torch.manual_seed(seed) then "
-          "the layers in order and the shuffles, unstratified split (as tutorials do)", lambda: ["nonlin", "torch"]),
-    Field("device", str, "auto = cuda, then mps, then cpu", lambda: ["auto", "cpu", "cuda", "mps"]),
-    Field("dtype", str, "float precision", lambda: ["float32", "float64"]),
+          "the layers in order and the shuffles, unstratified split (as tutorials do)", lambda: ["nonlin", "torch"],
+          role="data", since="0.3"),
+    Field("device", str, "auto = cuda, then mps, then cpu", lambda: ["auto", "cpu", "cuda", "mps"], role="system"),
+    Field("dtype", str, "float precision", lambda: ["float32", "float64"], role="system"),
 )
 FIELD_BY_NAME = {f.name: f for f in FIELDS}
+
+
+def fields_with_role(role: str) -> tuple[str, ...]:
+    """Names of the fields with this role, in table order."""
+    if role not in ROLES:
+        raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return tuple(f.name for f in FIELDS if f.role == role)
 
 
 @dataclass(frozen=True)
@@ -80,6 +121,7 @@ class RunConfig:
     csv_sha256: str = ""
     target: str = ""
     plot_features: tuple[int, ...] = ()
+    features: str = ""
     hidden_layers: tuple[int, ...] = (10, 10)
     activation: str = "relu"
     loss: str = "bce"
@@ -87,6 +129,8 @@ class RunConfig:
     lr: float = 0.1
     momentum: float = 0.0
     weight_decay: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
     batch_size: int = 0
     epochs: int = 1000
     seed: int = 42
@@ -98,6 +142,7 @@ class RunConfig:
         for f in FIELDS:  # coerce ints given as floats etc., so equal configs hash equally
             object.__setattr__(self, f.name, _coerce(f, getattr(self, f.name)))
         self.validate()
+        object.__setattr__(self, "features", canonical_features(self.features, planar=_planar(self.dataset)))
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field (fixed ranges and choices; not the server caps)."""
@@ -136,9 +181,7 @@ class RunConfig:
 
     # --- round trips -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Every field, but one added later only when it differs from its default (older keys stay valid)."""
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in FIELDS
-                if not (f.name in _ADDED_LATER and getattr(self, f.name) == _DEFAULTS[f.name])}
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
@@ -148,7 +191,10 @@ class RunConfig:
         return cls(**{k: _coerce(FIELD_BY_NAME[k], v) for k, v in data.items()})
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON (the key's input): fields with `since` are left out while at their default."""
+        data = {k: v for k, v in self.to_dict().items()
+                if not (FIELD_BY_NAME[k].since and getattr(self, k) == _DEFAULTS[k])}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
     def key(self) -> str:
@@ -182,7 +228,6 @@ class RunConfig:
 
 
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(RunConfig)}
-_ADDED_LATER = ("seeding",)   # fields newer than stored keys: in the key only when not at their default
 
 
 def _to_text(value: Any) -> str:

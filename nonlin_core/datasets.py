@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.datasets import make_blobs, make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
+from . import features
 from .errors import (
     ChecksumMismatch,
     DataError,
@@ -251,17 +252,37 @@ def read_csv_file(path: str | os.PathLike) -> bytes:
 # ---- split + scaling -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Dataset:
-    """Split, scaled arrays (float64) plus what plots and reports need."""
+    """Split, scaled arrays (float64) plus what plots and reports need. X_* are the model's inputs (the
+    config's features of the raw inputs, scaled); the boundary is drawn over two raw inputs (default_pair)."""
     name: str
     X_train: np.ndarray        # (n_train, d)
     y_train: np.ndarray        # (n_train,) int64 class index
     X_test: np.ndarray         # (n_test, d)
     y_test: np.ndarray
-    feature_names: tuple[str, ...]
+    feature_names: tuple[str, ...]   # (d,) the model inputs
     class_names: tuple[str, ...]
-    default_pair: tuple[int, int]
+    default_pair: tuple[int, int]    # indices into the raw inputs
     mean: np.ndarray           # (d,) train mean before scaling
     scale: np.ndarray          # (d,) train std before scaling (ones if not standardized)
+    input_names: tuple[str, ...] = ()        # (d_raw,) the raw inputs; () = feature_names
+    inputs_train: np.ndarray | None = None   # (n_train, d_raw) raw inputs, the data's units; None = unscaled X_train
+    inputs_test: np.ndarray | None = None    # (n_test, d_raw)
+
+    @property
+    def raw_names(self) -> tuple[str, ...]:
+        return self.input_names or self.feature_names
+
+    @property
+    def raw_train(self) -> np.ndarray:
+        return self.unscale(self.X_train) if self.inputs_train is None else self.inputs_train
+
+    @property
+    def raw_test(self) -> np.ndarray:
+        return self.unscale(self.X_test) if self.inputs_test is None else self.inputs_test
+
+    def encode(self, R: np.ndarray) -> np.ndarray:
+        """Raw inputs (n, d_raw) in the data's units -> model inputs (n, d): features, then scaling."""
+        return (features.compute(self.feature_names, R, self.raw_names) - self.mean) / self.scale
 
     @property
     def n_features(self) -> int:
@@ -302,18 +323,21 @@ def load(config: RunConfig) -> Dataset:
             raise DataError(f"plot_features: {config.plot_features} but the data has {len(feats)} features")
         pair = tuple(config.plot_features)
     n_classes = len(classes)
-    if config.loss == "bce" and n_classes > 2:
-        raise DataError(f"loss bce: the data has {n_classes} classes; use loss 'ce'")
+    from .losses import output_width  # lazily: torch is not needed to read data
+    if output_width(config.loss, n_classes) == 1 and n_classes > 2:
+        raise DataError(f"loss {config.loss}: the data has {n_classes} classes; use loss 'ce'")
     n_test = max(n_classes, round(len(y) * config.test_size))
     if len(y) - n_test < n_classes:
         raise DataError(f"{config.dataset}: {len(y)} rows are too few to split with test_size {config.test_size}")
     if config.seeding == "torch":   # as tutorials split: the share as given, not stratified
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=config.test_size, random_state=config.data_seed)
+        R_tr, R_te, y_tr, y_te = train_test_split(X, y, test_size=config.test_size, random_state=config.data_seed)
     else:
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=n_test, stratify=y, random_state=config.data_seed)
-    mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        R_tr, R_te, y_tr, y_te = train_test_split(X, y, test_size=n_test, stratify=y, random_state=config.data_seed)
+    names = features.resolve(config.features, feats)
+    X_tr, X_te = features.compute(names, R_tr, feats), features.compute(names, R_te, feats)
+    mean, scale = np.zeros(X_tr.shape[1]), np.ones(X_tr.shape[1])
     if config.standardize:
         mean, scale = X_tr.mean(axis=0), X_tr.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         X_tr, X_te = (X_tr - mean) / scale, (X_te - mean) / scale
-    return Dataset(config.dataset, X_tr, y_tr, X_te, y_te, feats, classes, pair, mean, scale)
+    return Dataset(config.dataset, X_tr, y_tr, X_te, y_te, names, classes, pair, mean, scale, feats, R_tr, R_te)

@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from . import datasets
 from .config import RunConfig
 from .control import RunControl
+from .flow import GradNorms, Penalty, unit_health
 from .grid import grid_points
+from .losses import LOSSES, output_width, target_dtype
 from .metrics import final_metrics
-from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters, load_mlp, output_width
+from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters, load_mlp
 from .optim import flat_optimizer
 from .regions import linear_regions, piecewise_linear
 from .snapshot import Snapshot
@@ -70,9 +71,16 @@ class _Activations:
         self.groups = {n: torch.tensor([k for k, m in enumerate(names) if m == n], device=device)
                        for n in dict.fromkeys(names)}
         self.single = None
+        self.names = names
         if len(self.groups) == 1:
             act = ACTIVATIONS[names[0]]
             self.single = _IN_PLACE.get(names[0], (act.fn, act.backward))
+
+    def apply(self, z: Tensor) -> Tensor:
+        """forward without touching z."""
+        if self.single:
+            return ACTIVATIONS[self.names[0]].fn(z)
+        return self.forward(z)
 
     def forward(self, z: Tensor) -> Tensor:
         if self.single:
@@ -105,11 +113,13 @@ class BatchRun:
         self.G, self.control, self.pause_seconds = grid_resolution, control, pause_seconds
         self.cancel = control.cancel_event if control is not None else cancel
         self.n_out = output_width(c0.loss, data.n_classes)
+        self.lossfn = LOSSES[c0.loss]
         self.acts = _Activations([c.activation for c in cfgs], dev)
+        self.penalty = Penalty(cfgs, dev, dt)
         self.ntr, self.nte = ntr, nte = len(data.y_train), len(data.y_test)
         self.X = torch.as_tensor(np.concatenate([data.X_train, data.X_test]).T.copy(), dtype=dt, device=dev)  # (F, N)
         self.y = torch.as_tensor(np.concatenate([data.y_train, data.y_test]), device=dev)                   # (N,)
-        self.target = self.y.to(dt) if c0.loss == "bce" else self.y
+        self.target = self.y.to(target_dtype(c0.loss, dt))
         self.avg = torch.zeros(ntr + nte, 2, dtype=dt, device=dev)  # per-sample values -> (train, test) means
         self.avg[:ntr, 0], self.avg[ntr:, 1] = 1 / ntr, 1 / nte
         self.full_batch = c0.batch_size == 0 or c0.batch_size >= ntr
@@ -126,6 +136,7 @@ class BatchRun:
         self.opt = flat_optimizer(cfgs, self.net.params, self.net.grads)
         # raw[k, e] = (loss, acc) x (train, test) at the params after e epochs; train part: see run()
         self.raw = torch.full((K, c0.epochs + 1, 2, 2), float("nan"), dtype=dt, device=dev)
+        self.gnorms = GradNorms([self.data.n_features, *c0.hidden_layers, self.n_out], K, c0.epochs, dev, dt)
         self.shufflers = [g if c.seeding == "torch" else torch.Generator().manual_seed(derive_seed(c.seed, "shuffle"))
                           for c, g in zip(cfgs, gens)]   # torch: the shuffles continue the init's stream
         self.status, self.messages = ["running"] * K, [""] * K
@@ -133,7 +144,7 @@ class BatchRun:
         self.epoch = 0
         self.recorder = None
         if self.timelapse:
-            self.recorder = Recorder(c0.epochs, K, 1 if c0.loss == "bce" else self.data.n_classes, self.G)
+            self.recorder = Recorder(c0.epochs, K, output_width(c0.loss, self.data.n_classes), self.G)
             self.record()
 
     def forward(self, A: Tensor, keep: bool = True):
@@ -152,6 +163,17 @@ class BatchRun:
             if keep:
                 zs.append(Z)
             A = self.acts.forward(Z)
+
+    def pre_activations(self, A: Tensor) -> list[Tensor]:
+        """A (1 or K, F, n) -> each hidden layer's pre-activations (K, width, n), kept (forward's may be overwritten
+        by an in-place activation)."""
+        zs, K = [], self.K
+        for W, b in zip(self.net.weights[:-1], self.net.biases[:-1]):
+            Z = torch.baddbmm(b, W, A) if A.shape[0] == K else torch.mm(W.reshape(-1, W.shape[2]), A[0]).view(
+                K, W.shape[1], -1).add_(b)
+            zs.append(Z)
+            A = self.acts.apply(Z)
+        return zs
 
     def backward(self, inputs, zs, dZ: Tensor) -> None:
         """dZ (K, out, n) = gradient of the mean loss over the first n columns -> net.grads."""
@@ -173,21 +195,12 @@ class BatchRun:
         """Gradient (K, out, n) of the mean loss over the first n columns of logits Z (K, out, N)."""
         Z = Z if Z.shape[2] == n else Z[:, :, :n]
         target = target if target.shape[-1] == n else target[..., :n]
-        if self.c0.loss == "bce":
-            return (torch.sigmoid(Z) - target.unsqueeze(-2)).mul_(1 / n)
-        idx = target.expand(self.K, -1).unsqueeze(1)
-        return torch.softmax(Z, 1).scatter_add_(1, idx, torch.full(idx.shape, -1.0, dtype=Z.dtype,
-                                                                     device=Z.device)).mul_(1 / n)
+        return self.lossfn.grad(Z, target.expand(self.K, -1), 1).mul_(1 / n)
 
     def per_sample(self, Z: Tensor, target: Tensor) -> Tensor:
         """(K, 2, n): loss and correctness of each sample."""
-        if self.c0.loss == "bce":
-            z, t = Z[:, 0], target.expand(self.K, -1)
-            return torch.stack([F.binary_cross_entropy_with_logits(z, t, reduction="none"),
-                                ((z > 0) == (t > 0.5)).to(self.dt)], 1)
-        idx = target.expand(self.K, -1).unsqueeze(1)
-        return torch.stack([-torch.log_softmax(Z, 1).gather(1, idx).squeeze(1),
-                            (Z.argmax(1) == target).to(self.dt)], 1)
+        t = target.expand(self.K, -1)
+        return torch.stack([self.lossfn.per_sample(Z, t, 1), (self.lossfn.predict(Z, 1) == t).to(self.dt)], 1)
 
     def run(self) -> Iterator[Snapshot]:
         last_snap, E, ntr, c0 = time.perf_counter(), self.c0.epochs, self.ntr, self.c0
@@ -219,7 +232,7 @@ class BatchRun:
                 Z, inputs, zs = self.forward(self.X.unsqueeze(0))
                 self.raw[:, e] = self.per_sample(Z, self.target) @ self.avg
                 self.backward(inputs, zs, self.loss_grad(Z, self.target, ntr))
-                self.opt.step()
+                self.step(e, last=True)
             else:
                 order = torch.stack([SHUFFLES[c0.seeding](ntr, g) for g in self.shufflers]).to(self.dev)  # (K, ntr)
                 Xe, ye = self.X[:, order].transpose(0, 1), self.target[order]                    # (K, F, ntr), (K, ntr)
@@ -227,7 +240,7 @@ class BatchRun:
                     Z, inputs, zs = self.forward(Xe[:, :, s:s + c0.batch_size])
                     zbuf[:, :, s:s + c0.batch_size] = Z
                     self.backward(inputs, zs, self.loss_grad(Z, ye[:, s:s + c0.batch_size], Z.shape[2]))
-                    self.opt.step()
+                    self.step(e, last=s + c0.batch_size >= ntr)
                 self.raw[:, e, :, 0] = self.per_sample(zbuf, ye).mean(2)   # logits seen before each step
                 Zt, _, _ = self.forward(self.X[:, ntr:].unsqueeze(0), keep=False)
                 self.raw[:, e + 1, :, 1] = self.per_sample(Zt, self.target[ntr:]).mean(2)
@@ -249,6 +262,14 @@ class BatchRun:
             self.record()                       # a run that ended early: its last frame is where it stopped
         yield self.snapshot(final=True)
 
+    def step(self, e: int, last: bool) -> None:
+        """The penalty's gradient, epoch e's gradient norms (at its last step) and the optimizer's step."""
+        if self.penalty:
+            self.penalty.add_grad(self.net.weights, self.net.gweights)
+        if last:
+            self.gnorms.record(e, self.net.grads)
+        self.opt.step()
+
     def end_running(self, status: str, message: str) -> None:
         """Members still running end with this status and message."""
         self.messages = [message if s == "running" else m for s, m in zip(self.status, self.messages)]
@@ -260,13 +281,13 @@ class BatchRun:
         self.raw[:, self.epoch, :, 1] = (self.per_sample(Z, self.target) @ self.avg)[:, :, 1]
 
     def grid_probs(self) -> Tensor:
-        """Class probabilities over the grid, (K, C, G*G): C = 1 (P(class 1)) for bce."""
+        """Class probabilities over the grid, (K, classes, G*G)."""
         Zg, _, _ = self.forward(self.gX.unsqueeze(0), keep=False)
-        return torch.sigmoid(Zg) if self.c0.loss == "bce" else torch.softmax(Zg, 1)
+        return self.lossfn.probs(Zg, 1)
 
     def record(self) -> None:
         """This epoch's time-lapse frame, quantised here as timelapse.quantise does (NaN -> 128)."""
-        p = self.grid_probs()
+        p = self.grid_probs()[:, -self.recorder.buf.shape[2]:]   # bce: P(class 1) alone
         q = torch.nan_to_num(p, nan=0.5).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
         self.recorder.add(self.epoch, q.reshape(self.K, p.shape[1], self.G, self.G).cpu().numpy())
 
@@ -296,14 +317,16 @@ class BatchRun:
         probs = None
         if self.grid:
             p = self.grid_probs()
-            p = torch.cat([1 - p, p], 1) if self.c0.loss == "bce" else p
             probs = p.reshape(K, self.data.n_classes, self.G, self.G).to("cpu", torch.float32).numpy()
         status = ["paused" if s == "running" else s for s in self.status] if paused else list(self.status)
+        saturated, dead = unit_health(self.pre_activations(self.X[:, :self.ntr].unsqueeze(0)),   # the training data
+                                      [c.activation for c in self.cfgs], self.acts.apply)
         snap = Snapshot(upto, self.c0.epochs, hist, status, list(self.messages), probs,
                         seconds=time.perf_counter() - self.started, device=str(self.dev),
                         timelapse=None if self.recorder is None else self.recorder.so_far(),
                         params=self.net.params.to("cpu", torch.float32).numpy().copy()    # a batch (Compare,
-                        if self.grid and K == 1 else None)                                 # Sweep) has no diagram
+                        if self.grid and K == 1 else None,                                 # Sweep) has no diagram
+                        grad_norm=self.gnorms.history(upto, self.diverged_at), saturated=saturated, dead=dead)
         if final:
             snap.final, snap.state_dicts = self.finish()
         return snap

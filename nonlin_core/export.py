@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import datasets
+from . import datasets, features
 from .config import RunConfig
+from .losses import LOSSES
 from .models import load_mlp
 from .store import RunRecord
 
@@ -23,7 +24,7 @@ def export_bytes(record: RunRecord) -> bytes:
         raise ValueError(f"run {record.key} has no trained weights ({record.status})")
     data = datasets.load(record.config)
     payload = {"format": FORMAT, "config": record.config.to_dict(), "key": record.key,
-               "state_dict": record.state_dict, "feature_names": list(data.feature_names),
+               "state_dict": record.state_dict, "feature_names": list(data.raw_names),
                "class_names": list(data.class_names), "mean": torch.as_tensor(data.mean),
                "scale": torch.as_tensor(data.scale), "final": record.final}
     buf = io.BytesIO()
@@ -39,16 +40,15 @@ class ExportedModel(nn.Module):
         self.config = RunConfig.from_dict(payload["config"])
         self.feature_names, self.class_names = payload["feature_names"], payload["class_names"]
         dtype = torch.float64 if self.config.dtype == "float64" else torch.float32
-        self.mlp = load_mlp(self.config, len(self.feature_names), len(self.class_names), payload["state_dict"])
+        self.inputs = features.resolve(self.config.features, self.feature_names)   # the model's, from the raw ones
+        self.mlp = load_mlp(self.config, len(self.inputs), len(self.class_names), payload["state_dict"])
         self.register_buffer("mean", payload["mean"].to(dtype))
         self.register_buffer("scale", payload["scale"].to(dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.mlp((x.to(self.mean.dtype) - self.mean) / self.scale)
-        if self.config.loss == "bce":
-            p = torch.sigmoid(logits[:, 0])
-            return torch.stack([1 - p, p], 1)
-        return torch.softmax(logits, 1)
+        x = features.compute(self.inputs, x.to(self.mean.dtype), self.feature_names)
+        logits = self.mlp((x - self.mean) / self.scale)
+        return LOSSES[self.config.loss].probs(logits, 1)
 
     def predict(self, X: np.ndarray) -> list[str]:
         """Class names for rows of raw features."""

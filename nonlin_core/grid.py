@@ -7,30 +7,31 @@ import numpy as np
 import torch
 
 from .datasets import Dataset
+from .losses import LOSSES
 
 
 @dataclass(frozen=True)
 class Grid:
-    xs: np.ndarray         # (G,) values of feature pair[0], model (scaled) units
-    ys: np.ndarray         # (G,) values of feature pair[1]
-    points: np.ndarray     # (G*G, d): row i*G + j is (xs[j], ys[i]), others at the train mean
-    pair: tuple[int, int]
+    xs: np.ndarray         # (G,) values of raw input pair[0], the data's units
+    ys: np.ndarray         # (G,) values of raw input pair[1]
+    points: np.ndarray     # (G*G, d) model inputs of row i*G + j = raw (xs[j], ys[i]), other raw inputs at
+    pair: tuple[int, int]  # their train mean, through the config's features and scaling (Dataset.encode)
 
 
 def grid_points(data: Dataset, *, resolution: int = 60, margin: float = 0.1,
                 pair: tuple[int, int] | None = None) -> Grid:
-    """A resolution x resolution grid covering train and test data plus a margin on each side."""
+    """A resolution x resolution grid over two raw inputs covering train and test data plus a margin on each side."""
     i, j = pair or data.default_pair
-    X = np.concatenate([data.X_train, data.X_test])
+    X = np.concatenate([data.raw_train, data.raw_test])
     axes = []
     for f in (i, j):
         lo, hi = X[:, f].min(), X[:, f].max()
         pad = margin * (hi - lo) if hi > lo else 1.0
         axes.append(np.linspace(lo - pad, hi + pad, resolution))
     gx, gy = np.meshgrid(*axes)                                     # (G, G) each, 'xy' indexing
-    points = np.tile(data.X_train.mean(axis=0), (resolution * resolution, 1))
-    points[:, i], points[:, j] = gx.ravel(), gy.ravel()
-    return Grid(axes[0], axes[1], points, (i, j))
+    raw = np.tile(data.raw_train.mean(axis=0), (resolution * resolution, 1))
+    raw[:, i], raw[:, j] = gx.ravel(), gy.ravel()
+    return Grid(axes[0], axes[1], data.encode(raw), (i, j))
 
 
 def decision_grid(model: torch.nn.Module, data: Dataset, *, loss: str, resolution: int = 60,
@@ -40,9 +41,5 @@ def decision_grid(model: torch.nn.Module, data: Dataset, *, loss: str, resolutio
     param = next(model.parameters())
     with torch.no_grad():
         logits = model(torch.as_tensor(grid.points, dtype=param.dtype, device=param.device))
-    if loss == "bce":
-        p = torch.sigmoid(logits[:, 0])
-        probs = torch.stack([1 - p, p], 1)
-    else:
-        probs = torch.softmax(logits, 1)
+    probs = LOSSES[loss].probs(logits, 1)
     return grid, probs.T.reshape(-1, resolution, resolution).cpu().float().numpy()

@@ -84,14 +84,12 @@ class BoundaryFrame:
 
 
 def boundary_frame(data: datasets.Dataset, *, resolution: int = 60) -> BoundaryFrame:
-    """Grid axes (as decision_grid and training build them) and points, unscaled to the data's units."""
+    """Grid axes (as decision_grid and training build them) and points over two raw inputs, in the data's units."""
     grid = grid_points(data, resolution=resolution)
     i, j = grid.pair
-    scale, mean = data.scale, data.mean
-    pick = lambda X: np.stack([X[:, i] * scale[i] + mean[i], X[:, j] * scale[j] + mean[j]], axis=1)
-    return BoundaryFrame(grid.xs * scale[i] + mean[i], grid.ys * scale[j] + mean[j], pick(data.X_train),
-                         data.y_train.copy(), pick(data.X_test), data.y_test.copy(), data.class_names,
-                         (data.feature_names[i], data.feature_names[j]), data.n_features, (i, j))
+    names = data.raw_names
+    return BoundaryFrame(grid.xs, grid.ys, data.raw_train[:, [i, j]], data.y_train.copy(), data.raw_test[:, [i, j]],
+                         data.y_test.copy(), data.class_names, (names[i], names[j]), len(names), (i, j))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from .budget import check_request
 from .config import ConfigError, RunConfig
 from .errors import DataError
 from .executors import Executor, ThreadExecutor, TrainSpec, executor_from_env
+from .flow import stored_history
 from .groups import Group, as_stopped, deadline_after, stopped_message
 from .handles import JobHandle, SweepHandle, batch_handle_key
 from .limits import max_job_seconds, pause_seconds
@@ -309,8 +310,8 @@ class JobManager:
         handle.snapshot = part
         for k, c in enumerate(handle.configs):
             m = part.member(k)
-            self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], history_lists(
-                {name: m.history[name][0] for name in METRICS}), m.final[0] if m.final else None, m.device, m.seconds,
+            self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], stored_history(history_lists(
+                {name: m.history[name][0] for name in METRICS}), m), m.final[0] if m.final else None, m.device, m.seconds,
                 state_dict=m.state_dicts[0] if m.state_dicts else None, timelapse=m.timelapse))
         overall = next((s for s in ("stopped", "cancelled", "paused") if s in part.status), "done")
         msg = next((m for m in part.messages if m), "")

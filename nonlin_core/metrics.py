@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.nn import functional as F
+
+from .losses import LOSSES
 
 
 def predict(logits: torch.Tensor, loss: str) -> np.ndarray:
     """Class index per row of logits (n, out)."""
-    pred = (logits[:, 0] > 0).long() if loss == "bce" else logits.argmax(1)
-    return pred.cpu().numpy()
+    return LOSSES[loss].predict(logits, 1).cpu().numpy()
 
 
 def mean_loss(logits: torch.Tensor, y: np.ndarray, loss: str) -> float:
-    target = torch.as_tensor(y, device=logits.device)
-    if loss == "bce":
-        return float(F.binary_cross_entropy_with_logits(logits[:, 0], target.to(logits.dtype)))
-    return float(F.cross_entropy(logits, target))
+    """Mean loss of logits (n, out) against class indices y (n,)."""
+    return float(LOSSES[loss].per_sample(logits, torch.as_tensor(y, device=logits.device), 1).mean())
 
 
 def final_metrics(logits: torch.Tensor, y: np.ndarray, n_train: int, loss: str, n_classes: int) -> dict:

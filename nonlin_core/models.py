@@ -11,6 +11,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .losses import output_width
+
 if TYPE_CHECKING:
     from .config import RunConfig
 
@@ -30,6 +32,7 @@ class Activation:
     fn: Callable[[Tensor], Tensor]
     backward: Callable[[Tensor, Tensor, Tensor], Tensor]  # (dL/da, z, a) -> dL/dz, as autograd does it
     formula: str
+    saturates: float | None = None   # |z| past which the slope is under 5% of its peak (sigmoid, tanh)
 
 
 aten = torch.ops.aten
@@ -46,9 +49,9 @@ ACTIVATIONS: dict[str, Activation] = {
     "gelu": Activation(nn.GELU, F.gelu, lambda g, z, a: aten.gelu_backward(g, z), "x·Φ(x)"),
     "silu": Activation(nn.SiLU, F.silu, lambda g, z, a: aten.silu_backward(g, z), "x·σ(x)  (swish)"),
     "mish": Activation(nn.Mish, F.mish, lambda g, z, a: aten.mish_backward(g, z), "x·tanh(softplus(x))"),
-    "tanh": Activation(nn.Tanh, torch.tanh, lambda g, z, a: aten.tanh_backward(g, a), "tanh(x)"),
+    "tanh": Activation(nn.Tanh, torch.tanh, lambda g, z, a: aten.tanh_backward(g, a), "tanh(x)", 2.178),
     "sigmoid": Activation(nn.Sigmoid, torch.sigmoid, lambda g, z, a: aten.sigmoid_backward(g, a),
-                          "1 / (1 + e^−x)"),
+                          "1 / (1 + e^−x)", 4.357),
     "softplus": Activation(nn.Softplus, F.softplus, lambda g, z, a: aten.softplus_backward(g, z, 1.0, 20.0),
                            "log(1 + e^x)"),
     "sin": Activation(Sin, torch.sin, lambda g, z, a: g * torch.cos(z), "sin(x)"),
@@ -120,11 +123,6 @@ def load_mlp(config: RunConfig, n_features: int, n_classes: int, weights: dict |
     else:
         model.load_state_dict(weights)
     return model.eval()
-
-
-def output_width(loss: str, n_classes: int) -> int:
-    """bce: one logit; ce: one logit per class."""
-    return 1 if loss == "bce" else n_classes
 
 
 def layer_outputs(model: nn.Sequential, X: Tensor) -> list[tuple[Tensor, Tensor]]:

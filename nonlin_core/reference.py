@@ -8,7 +8,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .config import RunConfig
 from .datasets import Dataset
-from .models import ACTIVATIONS, build_mlp, derive_seed, output_width
+from .flow import penalty
+from .losses import LOSSES, output_width, target_dtype
+from .models import ACTIVATIONS, build_mlp, derive_seed
 
 
 def make_optimizer(config: RunConfig, params) -> torch.optim.Optimizer:
@@ -19,7 +21,8 @@ def make_optimizer(config: RunConfig, params) -> torch.optim.Optimizer:
 
 
 def textbook_train(config: RunConfig, data: Dataset) -> dict[str, list[float]]:
-    """Per-epoch history the way tutorials write it: train step(s), then test eval, .item() each."""
+    """Per-epoch history the way tutorials write it: train step(s), then test eval, .item() each; grad_norm:
+    per epoch, each Linear's weight-gradient norm at the epoch's last step."""
     if config.seeding == "torch":           # literally: torch.manual_seed, then the model, then the loader
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
@@ -45,19 +48,21 @@ def _train(config: RunConfig, data: Dataset, model: nn.Sequential | None) -> dic
                           config.activation, seed=config.seed, dtype=dtype)
     model = model.to(dtype)
     opt = make_optimizer(config, model.parameters())
-    bce = config.loss == "bce"
-    loss_fn = nn.BCEWithLogitsLoss() if bce else nn.CrossEntropyLoss()
+    spec = LOSSES[config.loss]
+    loss_fn = spec.module()
     X_tr, X_te = torch.tensor(data.X_train, dtype=dtype), torch.tensor(data.X_test, dtype=dtype)
-    y_tr = torch.tensor(data.y_train, dtype=dtype if bce else torch.long)
-    y_te = torch.tensor(data.y_test, dtype=dtype if bce else torch.long)
+    y_tr = torch.tensor(data.y_train, dtype=target_dtype(config.loss, dtype))
+    y_te = torch.tensor(data.y_test, dtype=target_dtype(config.loss, dtype))
 
     def out(logits):
-        return logits.squeeze(1) if bce else logits
+        return logits.squeeze(1) if spec.squeeze else logits
 
     def correct(logits, y):
-        return ((logits > 0).to(y.dtype) == y) if bce else (logits.argmax(1) == y)
+        return spec.predict(logits.unsqueeze(1) if spec.squeeze else logits, 1) == y.long()
 
-    hist: dict[str, list[float]] = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    hist: dict[str, list] = {k: [] for k in ("train_loss", "train_acc", "test_loss", "test_acc", "grad_norm")}
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    regularised = bool(config.l1 or config.l2)     # the penalty joins the loss that is backpropagated, not the metric
     full = config.batch_size == 0 or config.batch_size >= len(y_tr)
     shuffle_gen = None if config.seeding == "torch" else torch.Generator().manual_seed(derive_seed(config.seed, "shuffle"))
     loader = None if full else DataLoader(TensorDataset(X_tr, y_tr), batch_size=config.batch_size, shuffle=True,
@@ -68,7 +73,7 @@ def _train(config: RunConfig, data: Dataset, model: nn.Sequential | None) -> dic
             logits = out(model(X_tr))
             loss = loss_fn(logits, y_tr)
             opt.zero_grad()
-            loss.backward()
+            (loss + penalty(model, config.l1, config.l2) if regularised else loss).backward()
             opt.step()
             train_loss, train_acc = loss.item(), correct(logits, y_tr).float().mean().item()
         else:
@@ -77,7 +82,7 @@ def _train(config: RunConfig, data: Dataset, model: nn.Sequential | None) -> dic
                 logits = out(model(xb))
                 loss = loss_fn(logits, yb)
                 opt.zero_grad()
-                loss.backward()
+                (loss + penalty(model, config.l1, config.l2) if regularised else loss).backward()
                 opt.step()
                 total += loss.item() * len(yb)
                 hits += correct(logits, yb).sum().item()
@@ -88,4 +93,5 @@ def _train(config: RunConfig, data: Dataset, model: nn.Sequential | None) -> dic
             test_loss, test_acc = loss_fn(logits, y_te).item(), correct(logits, y_te).float().mean().item()
         for k, v in zip(hist, (train_loss, train_acc, test_loss, test_acc)):
             hist[k].append(v)
+        hist["grad_norm"].append([m.weight.grad.norm().item() for m in linears])
     return hist

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import datasets
+from .flow import restored
 from .grid import decision_grid
 from .models import load_mlp
 from .snapshot import Snapshot, padded_history
@@ -23,4 +24,5 @@ def snapshot_from_records(records: list[RunRecord], grid_resolution: int = 60) -
     return Snapshot(epochs_done, c0.epochs, hist, [r.status for r in records], [r.message for r in records],
                     np.stack(grids), [r.final for r in records], [r.state_dict for r in records],
                     seconds=sum(r.seconds for r in records), device=records[0].device,
-                    timelapse=Timelapse.stack([r.timelapse for r in records]))
+                    timelapse=Timelapse.stack([r.timelapse for r in records]),
+                    **restored([r.history for r in records], epochs_done))

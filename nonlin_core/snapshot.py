@@ -26,6 +26,9 @@ class Snapshot:
     device: str = "cpu"
     timelapse: Timelapse | None = None        # frames recorded so far (all of them in the final snapshot)
     params: np.ndarray | None = None          # (1, P) float32 flat parameters now (single runs drawn with a grid)
+    grad_norm: np.ndarray | None = None       # (K, epoch, layers) weight-gradient norm per layer, every epoch
+    saturated: np.ndarray | None = None       # (K, hidden layers) share of unit-samples saturated (NaN: cannot)
+    dead: np.ndarray | None = None            # (K, hidden layers) share of units outputting 0 on all train data
 
     @property
     def done(self) -> bool:
@@ -44,7 +47,8 @@ class Snapshot:
         return dataclasses.replace(self, history={m: v[start:stop] for m, v in self.history.items()},
                                    status=self.status[start:stop], messages=self.messages[start:stop],
                                    grid=pick(self.grid), final=pick(self.final), state_dicts=pick(self.state_dicts),
-                                   timelapse=timelapse, params=pick(self.params))
+                                   timelapse=timelapse, params=pick(self.params), grad_norm=pick(self.grad_norm),
+                                   saturated=pick(self.saturated), dead=pick(self.dead))
 
 
 def padded_history(histories: list[dict[str, list[float]]]) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import torch
 
 from . import datasets
-from .config import FIELDS, ConfigError, RunConfig
+from .config import FIELDS, ConfigError, RunConfig, fields_with_role
 from .control import RunControl
 from .engine import BatchRun
 from .snapshot import METRICS, Snapshot
@@ -20,7 +20,8 @@ from .tuning import configure_process
 __all__ = ["METRICS", "PER_MEMBER", "RunControl", "Snapshot", "Trainer", "batch_key", "check_batch", "pick_device", "train",
            "train_steps"]
 
-PER_MEMBER = ("seed", "activation", "lr", "momentum", "weight_decay")  # may differ inside one batch
+PER_MEMBER = fields_with_role("member")  # may differ inside one batch
+_NEUTRAL = RunConfig()
 
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -46,7 +47,7 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def batch_key(config: RunConfig) -> RunConfig:
     """The config with per-member fields neutralised: equal batch keys can train together."""
-    return config.replace(seed=0, activation="none", lr=0.1, momentum=0.0, weight_decay=0.0)
+    return config.replace(**{name: getattr(_NEUTRAL, name) for name in PER_MEMBER})
 
 
 def check_batch(configs: list[RunConfig]) -> None:

@@ -13,11 +13,12 @@ from nonlin_core.compare import CompareSpec
 from nonlin_core.config import FIELD_BY_NAME, ConfigError, RunConfig, caps
 from nonlin_core.datasets import DATASETS
 from nonlin_core.errors import ChecksumMismatch, DataError, DatasetMissing
-from nonlin_core.models import ACTIVATIONS
 from nonlin_core.links import VIEW_PARAMS
+from nonlin_core.models import ACTIVATIONS
 from nonlin_core.store import local_dir
 from nonlin_core.uploads import csv_columns, is_upload, save_upload
 
+from . import network_controls as net
 from . import projector
 
 log = logging.getLogger("nonlin")
@@ -81,6 +82,7 @@ def _state_of(config: RunConfig, dataset: str | None = None) -> dict:
         "pg_pair_x": config.plot_features[0] if config.plot_features else None,
         "pg_pair_y": config.plot_features[1] if config.plot_features else None,
         "pg_csv_path": config.csv_path, "pg_csv_sha": config.csv_sha256, "pg_target": config.target or None,
+        **net.state_of(config),
     }
 
 
@@ -137,10 +139,6 @@ def sync_url(config: RunConfig) -> None:
 def _apply_preset() -> None:
     s = st.session_state
     s.update(_state_of(preset(s.pg_dataset), dataset=s.pg_dataset))   # the activation stays as chosen
-
-
-def _clear_custom_hidden() -> None:
-    st.session_state.pg_hidden_custom = None
 
 
 def _with_value(steps: tuple, value) -> list:
@@ -216,7 +214,7 @@ def sidebar() -> RunConfig | None:
     info = DATASETS[dataset]
     sb.caption(info.blurb)
     fields: dict = {"dataset": dataset, "csv_path": "", "csv_sha256": "", "target": "", "plot_features": ()}
-    n_classes = 2
+    n_classes, columns = 2, ()
     usable = dataset != "csv" or _csv_controls(sb)      # the rest of the controls stay either way
     if info.make is not None:
         sb.number_input("Samples", 20, limits["samples"], step=50, key="pg_samples")
@@ -237,18 +235,18 @@ def sidebar() -> RunConfig | None:
             st.error(data_message(exc, dataset))
             usable = False
         else:
-            n_classes = len(classes) or 2
+            n_classes, columns = len(classes) or 2, features
             if usable:
                 fields.update(plot_features=_pair_controls(sb, features, default_pair))
     sb.slider("Test share", 0.05, 0.9, step=0.05, key="pg_test")
     sb.number_input("Data seed", 0, 2**31 - 1, key="pg_data_seed")
+    picked = net.feature_controls(sb, info.make is not None, columns) if info.make is not None or columns else ""
 
     sb.subheader("Model")
-    sb.slider("Hidden layers", 0, limits["depth"], key="pg_depth", on_change=_clear_custom_hidden)
-    sb.slider("Units per layer", 1, limits["width"], key="pg_width", on_change=_clear_custom_hidden)
+    sb.slider("Hidden layers", 0, limits["depth"], key="pg_depth", on_change=net.uniform_widths)
+    sb.slider("Units per layer", 1, limits["width"], key="pg_width", on_change=net.uniform_widths)
+    widths_ok = net.width_controls(sb, limits["depth"], limits["width"])
     hidden = tuple(s.pg_hidden_custom or (s.pg_width,) * s.pg_depth)
-    if s.pg_hidden_custom:
-        sb.caption(f"Layers from the link: {', '.join(map(str, hidden))} — move a slider to use one width.")
     sb.pills("Activation", list(ACTIVATIONS), key="pg_activation", required=True, disabled=not hidden)
     if not hidden:
         sb.caption(NO_HIDDEN_LAYER)
@@ -262,7 +260,8 @@ def sidebar() -> RunConfig | None:
                      format_func=lambda b: "full" if b == 0 else str(b))
     sb.number_input("Epochs", 1, limits["epochs"], step=50, key="pg_epochs")
     sb.number_input("Seed", 0, 2**31 - 1, key="pg_seed")
-    if not usable:
+    regularization = net.regularization_controls(sb)
+    if not usable or picked is None or not widths_ok:
         return None
     try:
         base = RunConfig.from_dict(json.loads(s.pg_base)) if s.get("pg_base") else RunConfig.within_caps()
@@ -272,7 +271,8 @@ def sidebar() -> RunConfig | None:
                             activation=s.pg_activation, loss="ce" if n_classes > 2 else "bce",
                             optimizer=s.pg_optimizer, lr=s.pg_lr,
                             momentum=s.pg_momentum if s.pg_optimizer == "sgd" else 0.0,
-                            batch_size=s.pg_batch, epochs=s.pg_epochs, seed=s.pg_seed)
+                            batch_size=s.pg_batch, epochs=s.pg_epochs, seed=s.pg_seed, features=picked,
+                            **regularization)
     except ConfigError as exc:
         st.error(str(exc))
         return None

@@ -11,9 +11,12 @@ CSS = """<style>
 html { font-size: 20px; }
 [data-testid="stMainBlockContainer"] { padding: 4rem 1.5rem 1rem 1.5rem; }
 [data-testid="stMainBlockContainer"] [data-testid="stHeading"]:has(h1) { display: none; }
-[data-testid="stMainBlockContainer"] [data-testid="stHorizontalBlock"] :is([data-testid="stElementContainer"]:has(.stButton, .stCheckbox), .stButton, .stButton button) { width: auto !important; flex: 0 0 auto !important; }
+[data-testid="stMainBlockContainer"] [data-testid="stHorizontalBlock"]
+  :is([data-testid="stElementContainer"]:has(.stButton, .stCheckbox), .stButton, .stButton button)
+  { width: auto !important; flex: 0 0 auto !important; }
 [data-testid="stMainBlockContainer"] .stButton button { min-width: 3.5rem; padding: 0.2rem 0.7rem; }
-[data-testid="stMainBlockContainer"] [data-testid="stHorizontalBlock"]:has(> [data-testid="stElementContainer"] .stButton) { gap: 0.5rem; }
+[data-testid="stMainBlockContainer"] [data-testid="stHorizontalBlock"]:has(> [data-testid="stElementContainer"] .stButton)
+  { gap: 0.5rem; }
 [data-testid="stAlertContainer"] { padding: 0.35rem 0.8rem; }
 [data-testid="stSidebarUserContent"] { padding-top: 0.5rem; }
 [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] p, [data-testid="stMarkdownContainer"] p,

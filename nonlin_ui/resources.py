@@ -9,7 +9,7 @@ from collections import OrderedDict
 import streamlit as st
 
 from nonlin_core import datasets, inspection
-from nonlin_core.config import RunConfig
+from nonlin_core.config import RunConfig, fields_with_role
 from nonlin_core.jobs import JobManager
 from nonlin_core.store import StoreError, open_store, store_url
 
@@ -81,9 +81,7 @@ def remember(handle) -> None:
 
 def data_config(config: RunConfig) -> RunConfig:
     """Only the fields that decide the data (and the plotted pair): the cache key of data views."""
-    return RunConfig.within_caps(**{f: getattr(config, f) for f in (
-        "dataset", "n_samples", "noise", "n_classes", "data_seed", "test_size", "standardize", "csv_path",
-        "csv_sha256", "target", "plot_features", "loss")})
+    return RunConfig.within_caps(**{f: getattr(config, f) for f in (*fields_with_role("data"), "loss")})
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

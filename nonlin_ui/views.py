@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import cursor, downloads, inside, pace, resources, runs
+from . import cursor, downloads, flow_view, inside, pace, resources, runs
 
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
@@ -100,6 +100,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
                                          uirevision=f"curves-{config.key}",
                                          height=PROJECTOR_HEIGHTS["curves"] if large else 250), key="curves",
                             config=CHART)
+            flow_view.panel(snap, config, large)
         inside.panel(snap, config, frame, large)
 
     runs.live(handle, draw)
