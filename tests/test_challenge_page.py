@@ -16,7 +16,7 @@ def train(at: AppTest, depth: int, epochs: int = 80) -> None:
     at.select_slider(key="ch_lr").set_value(0.03).run()
     at.button(key="btn_ch_train").click().run()
     deadline = time.monotonic() + 180
-    while not at.button(key="btn_ch_submit").value and not any(s.value.startswith("Done") for s in at.success):
+    while at.button(key="btn_ch_submit").disabled:            # enabled once this session's run is done and stored
         assert time.monotonic() < deadline, "training did not end"
         live = [h for h in at.session_state["handles"].values() if not h.finished]
         if live:

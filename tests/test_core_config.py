@@ -197,7 +197,7 @@ def configs(draw) -> RunConfig:
 @given(configs())
 def test_dict_round_trip(config):
     data = config.to_dict()
-    assert list(data) == [f.name for f in FIELDS if f.name != "seeding" or config.seeding != "nonlin"]  # at default: omitted
+    assert list(data) == [f.name for f in FIELDS]
     back = RunConfig.from_dict(json.loads(json.dumps(data)))
     assert back == config
     assert back.key == config.key

@@ -23,7 +23,7 @@ def _one_thread():
 
 def _key_without(config: RunConfig, field: str) -> str:
     data = {f.name: list(v) if isinstance(v := getattr(config, f.name), tuple) else v
-            for f in FIELDS if f.name != field}          # the canonical JSON as it was before the field
+            for f in FIELDS if f.name != field and not f.since}   # the canonical JSON as it was before the new fields
     return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
