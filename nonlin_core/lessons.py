@@ -77,6 +77,8 @@ _SPIRAL = dict(dataset="spiral", n_samples=600, n_classes=3, noise=0.1, loss="ce
 _SHOOTOUT = dict(dataset="moons", n_samples=600, noise=0.2, hidden_layers=(8,), optimizer="adam", lr=0.01,
                  epochs=300, batch_size=0, seed=0)
 SHOOTOUT = ("relu", "tanh", "elu", "gelu", "sigmoid")
+_FEATURES = dict(dataset="circles", n_samples=1000, noise=0.03, data_seed=42, test_size=0.2, hidden_layers=(),
+                 activation="none", optimizer="sgd", lr=0.1, epochs=1000, batch_size=0, loss="bce", seed=0)
 
 LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in (
     Lesson("heart", "More linear layers don't help",
@@ -140,8 +142,18 @@ LESSONS: dict[str, Lesson] = {lesson.name: lesson for lesson in (
            "boundary is still nearly straight. Each seed moves a model by a point or two: read the spread too.",
            "Sigmoid, a few points behind; Tanh leads. The saturating, off-centre activation learns slowest.",
            {f"act-{a}": RunConfig(**_SHOOTOUT, activation=a) for a in SHOOTOUT}, seeds=3),
+    Lesson("features", "Give a line better inputs: x1² and x2²",
+           "The circles again, and a model with no hidden layer at all: one straight line. Fed the raw x1 and x2 it "
+           "cannot cut out a ring. Fed x1² and x2² instead (a feature cross, as TensorFlow Playground's inputs), "
+           "the same linear model draws a line in the squared plane, which is a circle in the plane you see.",
+           "Will the linear model on x1² and x2² beat 95% test accuracy?", ("Yes", "No"),
+           _reaches("features-squares", 0.95),
+           "The boundary over x1, x2 is a closed curve although the model is linear: the bending is in the inputs, "
+           "chosen by hand. A hidden layer with an activation learns such features instead of being given them.",
+           "Yes: the raw linear model stays near 50%; on x1², x2² it separates the rings almost perfectly.",
+           {"features-raw": RunConfig(**_FEATURES),
+            "features-squares": RunConfig(**_FEATURES, features="x1^2,x2^2")}, seeds=3),
 )}
-# lesson 7 (a linear model with x1² and x2² separates circles) waits for input features in RunConfig
 
 PRESETS: dict[str, RunConfig] = {name: c for lesson in LESSONS.values() for name, c in lesson.presets.items()}
 

@@ -138,3 +138,12 @@ def test_cli_unknown_preset_is_a_usage_error_naming_the_presets():
     assert "preset: 'circles-sin' is not one of" in out.stderr and "circles-relu" in out.stderr
     with pytest.raises(ConfigError, match="preset"):
         preset("nope")
+
+
+def test_the_features_lesson_a_linear_model_on_squares_separates_the_circles():
+    """Lesson 7: no hidden layer, x1² and x2² as inputs: a line in the squared plane is a circle in the plane."""
+    lesson = LESSONS["features"]
+    acc = {name: train(config).final[0]["test_acc"] for name, config in lesson.presets.items()}
+    assert acc["features-squares"] >= 0.95 and acc["features-raw"] < 0.65
+    assert lesson.verdict(acc) == "Yes"
+    assert all(not c.hidden_layers and c.activation == "none" for c in lesson.presets.values())
