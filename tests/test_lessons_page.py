@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from nonlin_core.lessons import LESSONS, preset_results, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,3 +80,19 @@ def test_running_a_lesson_gives_the_clis_numbers_beside_the_prediction(app):
     curves = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "ls_curves" in c.proto.id)
     names = {t.get("name") for t in curves["data"]}
     assert {f"{p} · test" for p in lesson.presets} <= names          # a curve per preset, not an empty chart
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in LESSONS if n != "xor"])   # xor: the test above, prediction included
+def test_every_lesson_from_the_page_gives_train_presets_numbers(app, name):
+    """Each lesson's one click trains its presets (batched over seeds); each preset's own run equals
+    `train --preset NAME` on the command line."""
+    at = open_lesson(app, name)
+    at.button(key="btn_ls_run").click().run()
+    run_to_end(at, name, seconds=600)
+    rows = table(at)
+    assert set(rows) == set(LESSONS[name].presets)
+    for preset_name in LESSONS[name].presets:
+        final = cli(preset_name)
+        assert rows[preset_name]["test acc"] == f"{100 * final['test_acc']:.2f}%", preset_name
+        assert rows[preset_name]["test loss"] == f"{final['test_loss']:.4f}", preset_name
