@@ -110,7 +110,9 @@ def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -
                width=width)
     if lab:
         lab_buttons(row, handle, slot)
-        switches = st.container(horizontal=True, gap="medium")
+        # projector mode: the two switches go to the sidebar, so the boundary and its player fit 1280×720
+        switches = st.sidebar.container() if st.session_state.get("ui_present") else \
+            st.container(horizontal=True, gap="medium")
         switches.toggle("Train on change", key=f"{slot}_train_on_change",
                         help="Changing a model or data setting trains it at once (this page's previous run stops)")
         switches.toggle("Watchable pace", key=pace.TOGGLE,

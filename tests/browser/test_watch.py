@@ -176,9 +176,12 @@ def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page
     page.evaluate(SAMPLER)
     page.wait_for_function("() => window.__watch.samples.length > 0")
     before = samples(page)[-1]
+    done_before = page.locator(".st-key-run_status").inner_text()
     start = now(page)
     page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()   # one click
     page.wait_for_function("() => location.search.includes('activation=tanh')")
+    page.wait_for_function("(old) => document.querySelector('.st-key-run_status').innerText !== old",
+                           arg=done_before, timeout=TRAIN_TIMEOUT_MS)           # the relu run's "Done" has gone
     status_starts(page, "Done")
     at_last_frame(page, 300)
     after = [s for s in samples(page) if s["t"] >= start]
