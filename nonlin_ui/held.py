@@ -27,3 +27,17 @@ def held(name: str, key: str, live: bool, build: Callable[[], T], seconds: float
     value = build()
     views[name] = (key, now, value)
     return value
+
+
+MEMO_SIZE = 6       # finished runs' figures kept per session: going back to one is not rebuilt
+
+
+def memo(name: str, key: str, build: Callable[[], T]) -> T:
+    """build() once per key (a finished run's figure: it never changes), the newest MEMO_SIZE kept per session."""
+    memos = st.session_state.setdefault("memo_views", {})
+    entry = memos.pop((name, key), None)
+    value = entry if entry is not None else build()
+    memos[(name, key)] = value                  # newest last
+    while len(memos) > MEMO_SIZE:
+        memos.pop(next(iter(memos)))
+    return value

@@ -49,3 +49,18 @@ def test_the_network_and_gradient_flow_are_held_between_live_redraws(app, monkey
     finally:
         handle.cancel()
         handle.wait(10)
+
+
+def test_a_finished_runs_time_lapse_is_built_once_per_session(app, monkeypatch):
+    from nonlin_ui import views
+    built, original = [], views.playback.boundary_timelapse
+    monkeypatch.setattr(views.playback, "boundary_timelapse", lambda *a, **k: built.append(1) or original(*a, **k))
+    at = app(query=RunConfig(epochs=30, seed=6).to_query())
+    at.button(key="btn_pg_train").click().run()
+    handle = next(iter(at.session_state["handles"].values()))
+    assert handle.wait(60)
+    at.run()
+    first = charts(at)["boundary"]
+    at.run()
+    at.run()
+    assert len(built) == 1 and charts(at)["boundary"] == first and len(first["frames"]) > 10
