@@ -159,6 +159,7 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
                                      height=320), key="cmp_curves", config=CHART)
 
     runs.live(handle, draw)
+    cursor.install()
     snap = handle.snapshot if handle is not None and handle.finished else None
     if snap is None or not snap.final:
         return
