@@ -160,9 +160,23 @@ def log_ticks(values: list[np.ndarray], *, max_ticks: int = 8) -> list[float]:
     lo, hi = (np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))) if v.size else (-1.0, 0.0)
     decades = np.arange(lo, max(hi, lo + 1) + 1)
     if 3 * len(decades) <= max_ticks + 2:
-        return [float(m * 10.0 ** d) for d in decades for m in (1, 2, 5)]
+        ticks = [float(m * 10.0 ** d) for d in decades for m in (1, 2, 5)]
+        if v.size and sum(v.min() <= t <= v.max() for t in ticks) < 2:      # e.g. a loss from 0.69 to 0.57
+            ticks = sorted(set(ticks) | set(_linear_ticks(float(v.min()), float(v.max()))))
+        return ticks
     step = int(np.ceil(len(decades) / max_ticks))
     return [float(10.0 ** d) for d in decades[::step]]
+
+
+def _linear_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round ticks (a 1-2-5 step) inside [lo, hi], about `count` of them: a narrow log axis still gets labels."""
+    if hi <= lo:
+        return [float(f"{lo:.3g}")]
+    raw = (hi - lo) / count
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = np.ceil(lo / step) * step
+    return [float(f"{t:.6g}") for t in np.arange(first, hi + step * 1e-9, step)]
 
 
 def seed_band(v: np.ndarray, *, log: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
