@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import cursor, downloads, flow_view, inside, pace, resources, runs
+from . import cursor, downloads, field_frames, flow_view, inside, pace, resources, runs
 
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
@@ -105,6 +105,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
 
     runs.live(handle, draw)
     cursor.install()
+    field_frames.install()
     snap = handle.snapshot if handle is not None and handle.finished else None
     final = snap.final[0] if snap is not None and snap.final else None
     if final:
@@ -188,6 +189,7 @@ def compare_timelapse(snap, spec: CompareSpec, frame: inspection.BoundaryFrame, 
                                               large=large, height=360, legend=False)
     fig.update_layout(margin={"t": 64 if large else 52})       # the panel titles sit above the plots, under the tools
     st.plotly_chart(fig, key="cmp_timelapse", config=CHART)
+    field_frames.install()
     return True
 
 
