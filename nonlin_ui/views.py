@@ -160,6 +160,7 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
                                      height=320), key="cmp_curves", config=CHART)
 
     runs.live(handle, draw)
+    field_frames.install()
     snap = handle.snapshot if handle is not None and handle.finished else None
     if snap is None or not snap.final:
         return
@@ -189,7 +190,6 @@ def compare_timelapse(snap, spec: CompareSpec, frame: inspection.BoundaryFrame, 
                                               large=large, height=360, legend=False)
     fig.update_layout(margin={"t": 64 if large else 52})       # the panel titles sit above the plots, under the tools
     st.plotly_chart(fig, key="cmp_timelapse", config=CHART)
-    field_frames.install()
     return True
 
 
