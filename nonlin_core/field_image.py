@@ -6,6 +6,7 @@ redraw: false; the image of each frame is swapped by a small script in the page.
 from __future__ import annotations
 
 import base64
+import functools
 import struct
 import zlib
 
@@ -23,9 +24,8 @@ def _rgb(color: str) -> np.ndarray:
     return np.array([float(v) for v in color[color.index("(") + 1:-1].split(",")], dtype=np.float64)
 
 
-def field_rgb(heat: np.ndarray, n_classes: int) -> np.ndarray:
-    """A quantised field (playback.quantised_fields' heat: binary, P(class 1) in percent; multiclass, 1000 *
-    (class + confidence)) -> (G, G, 3) uint8, coloured with plots.boundary_colorscale as plotly maps it."""
+def _colours(heat: np.ndarray, n_classes: int) -> np.ndarray:
+    """Field values -> (..., 3) uint8 with plots.boundary_colorscale, as plotly maps it (linear in RGB)."""
     heat = np.asarray(heat, dtype=np.float64)
     if n_classes == 2:
         stops = plots.boundary_colorscale(2)
@@ -40,6 +40,22 @@ def field_rgb(heat: np.ndarray, n_classes: int) -> np.ndarray:
         sure = np.stack([_rgb(plots.tint(plots.class_color(c), 0.55)) for c in range(n_classes)])
         rgb = pale[best] + (sure[best] - pale[best]) * share
     return np.round(rgb).clip(0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=16)
+def _palette(n_classes: int) -> np.ndarray:
+    """The colour of every integer field value: (101 or 1000 * classes, 3) uint8."""
+    return _colours(np.arange(101 if n_classes == 2 else 1000 * n_classes), n_classes)
+
+
+def field_rgb(heat: np.ndarray, n_classes: int) -> np.ndarray:
+    """A quantised field (playback.quantised_fields' heat: binary, P(class 1) in percent; multiclass, 1000 *
+    (class + confidence)) -> (G, G, 3) uint8, coloured with plots.boundary_colorscale as plotly maps it."""
+    heat = np.asarray(heat)
+    if not np.issubdtype(heat.dtype, np.integer):
+        return _colours(heat, n_classes)
+    palette = _palette(n_classes)
+    return palette[np.clip(heat, 0, len(palette) - 1)]
 
 
 def png(rgb: np.ndarray) -> bytes:
