@@ -10,7 +10,8 @@ relu (a stored run) and tanh again. At the end it plays the boundary's time-laps
 Each round switches the watchable pace off (the run is measured as it trains); --pace keeps it on.
 
 The page samples itself on every animation frame (requestAnimationFrame): whether the boundary chart
-(.st-key-boundary .js-plotly-plot) is on the page, and a checksum of its heatmap's z (gd.data). All times are
+(.st-key-boundary .js-plotly-plot) is on the page, and a checksum of the field it shows (the <image> of its
+layout image, swapped per played frame; a heatmap's z in gd.data, if a figure has one). All times are
 the page's own clock (performance.now()); clicks happen inside the page. Figures:
 - first frame: Train click -> the first heatmap whose z differs from the one shown before the click.
 - live redraws/s: distinct heatmaps drawn between the first frame and the status line's "Done", per second.
@@ -78,6 +79,13 @@ SAMPLER = """(() => {
           sums.set(trace.z, {bdata: trace.z.bdata, sum: checksum(trace.z)});
         }
         parts.push(sums.get(trace.z).sum);
+      }
+      const image = gd.querySelector('.imagelayer image');
+      const href = image ? image.getAttribute('href') : null;
+      if (href) {
+        let h = 0;
+        for (let i = 0; i < href.length; i += 3) h = (h * 31 + href.charCodeAt(i)) % 1000000007;
+        parts.push(h + '/' + href.length);
       }
       if (parts.length) sig = parts.join(':');
     }

@@ -1,10 +1,11 @@
 """A run's time-lapse as one Plotly figure that plays in the browser: the decision boundary of the shown frame,
 plus layout.frames (one per recorded epoch), an epoch slider, Play/Pause and speeds 1/4x..4x.
 
-A frame carries only the changing arrays (the heatmap's z and the boundary line's z), quantised to small
-integers (binary: P(class 1) in percent, uint8), which plotly encodes as base64 typed arrays: 120 frames of a
-60x60 circles grid are ~1.2 MB, sent once; then scrubbing and playing cost the server nothing. Every frame
-redraws the whole figure (plotly animates heatmaps only with redraw), so the points are thinned to MAX_POINTS.
+A frame carries only what changes: the field as a small PNG (layout.images, quantised: binary, P(class 1) in
+percent) and the boundary lines as one scatter (field_image). Frames play with redraw: false, so plotly
+redraws neither the field nor the points (a heatmap frame redrew the whole figure: ~10 frames/s on 2 busy
+cores); a script in the page (nonlin_ui/field_frames.py) swaps each frame's image. 120 frames of a 60x60
+circles grid are sent once; then scrubbing and playing cost the server nothing.
 
 Compare draws several models in step with `boundary_timelapse_members`: one figure, one panel per model,
 one slider and one Play button driving all panels (separate charts could not share a slider)."""
@@ -15,7 +16,7 @@ import dataclasses
 import numpy as np
 import plotly.graph_objects as go
 
-from . import plots
+from . import field_image, plots
 from .config import RunConfig
 from .inspection import BoundaryFrame
 from .timelapse import Timelapse, quantise
@@ -100,21 +101,26 @@ def _base(frame: BoundaryFrame, probs: np.ndarray, config: RunConfig, *, large: 
                                    uirevision=f"boundary-{config.dataset}-{frame.pair}", show_legend=legend)
 
 
-def _quantise_base(data: list[dict], probs: np.ndarray, class_names) -> None:
-    """Put the base frame's heatmap and lines on the frames' integer scale (data[0] heatmap, then the lines)."""
+def _draw_field(data: list[dict], layout: dict, probs: np.ndarray, frame: BoundaryFrame, *, dim: bool,
+                axes: str = "") -> None:
+    """Replace the base figure's heatmap and contour lines (data[0], then one per line) with the time-lapse's
+    drawing: data[0] a point-less trace carrying the colour bar, data[1] the boundary lines as one scatter, and
+    the field as a layout image (appended to layout['images'])."""
     heat, lines = quantised_fields(probs)
-    data[0]["z"] = heat
-    if probs.shape[0] == 2:
-        data[0].update(zmax=100, hovertemplate="%{x:.3g}, %{y:.3g}<br>P(" + str(class_names[1]) +
-                       ") = %{z}%<extra></extra>")
-        data[0]["colorbar"]["ticksuffix"] = "%"
-    else:
-        data[0].update(zmax=1000 * probs.shape[0], hovertemplate="%{x:.3g}, %{y:.3g}<extra></extra>")
-        data[0].pop("customdata", None)
-    level = 50 if probs.shape[0] == 2 else 0
-    for trace, z in zip(data[1:1 + len(lines)], lines):
-        trace["z"] = z
-        trace["contours"] = {**trace["contours"], "start": level, "end": level}
+    C = probs.shape[0]
+    old = data[0]
+    bar = {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "boundary", "showlegend": False,
+           "hoverinfo": "skip", "marker": {"color": [0, 100], "cmin": 0, "cmax": 100, "colorscale": old["colorscale"],
+                                           "showscale": bool(old.get("showscale")) and C == 2}}
+    if C == 2:
+        bar["marker"]["colorbar"] = {**old["colorbar"], "ticksuffix": "%"}
+    lx, ly = field_image.border_lines(frame.xs, frame.ys, lines, C)
+    line = {"type": "scatter", "x": lx, "y": ly, "mode": "lines", "name": "boundary line", "showlegend": False,
+            "hoverinfo": "skip", "line": {"color": "#111827", "width": 2}, "connectgaps": False}
+    data[:1 + len(lines)] = [bar, line]
+    image = field_image.field_image(frame.xs, frame.ys, field_image.field_source(heat, C),
+                                    opacity=DIM_OPACITY if dim else 1.0, axes=axes)
+    layout["images"] = [*layout.get("images", []), image]
 
 
 def live_boundary(frame: BoundaryFrame, probs: np.ndarray, *, config: RunConfig, epoch: int, large: bool = False,
@@ -125,30 +131,33 @@ def live_boundary(frame: BoundaryFrame, probs: np.ndarray, *, config: RunConfig,
     probs = np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=0.5)     # a diverged member: as recorded
     fig = _base(frame, probs, config, large=large, title=title, height=height, legend=legend, epoch=epoch)
     data = [dict(t.to_plotly_json()) for t in fig.data]
-    _quantise_base(data, probs, frame.class_names)
     layout = fig.layout.to_plotly_json()
+    _draw_field(data, layout, probs, frame, dim=dim)
     if dim:
-        data[0]["opacity"] = DIM_OPACITY
         layout["meta"] = {**layout["meta"], "dim": True}
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
-def _frames(timelapse: Timelapse, panels: list[tuple[int, int]]) -> list[dict]:
-    """One frame per recorded epoch; panels = (member, index of its heatmap trace), its lines right after it."""
+def _frames(timelapse: Timelapse, panels: list[tuple[int, int]], frame: BoundaryFrame) -> list[dict]:
+    """One frame per recorded epoch: each panel's boundary lines (panels: (member, index of its line trace))
+    and, in layout.images in panel order, its field (shown by the page's script: plotly redraws no image)."""
     frames = []
+    C = len(frame.class_names)
     for i, epoch in enumerate(timelapse.epochs):
         probs = timelapse.probabilities(i)
-        data, traces = [], []
-        for k, first in panels:
+        data, images = [], []
+        for k, _ in panels:
             heat, lines = quantised_fields(probs[k])
-            data += [{"type": "heatmap", "z": heat}] + [{"type": "contour", "z": z} for z in lines]
-            traces += list(range(first, first + 1 + len(lines)))
-        frames.append({"name": str(epoch), "data": data, "traces": traces})
+            lx, ly = field_image.border_lines(frame.xs, frame.ys, lines, C)
+            data.append({"type": "scatter", "x": lx, "y": ly})
+            images.append({"source": field_image.field_source(heat, C)})
+        frames.append({"name": str(epoch), "data": data, "traces": [line for _, line in panels],
+                       "layout": {"images": images}})
     return frames
 
 
 def _animate(names: list[str] | None, duration: int) -> dict:
-    return {"method": "animate", "args": [names, {"frame": {"duration": duration, "redraw": True}, "mode": "immediate",
+    return {"method": "animate", "args": [names, {"frame": {"duration": duration, "redraw": False}, "mode": "immediate",
                                                   "fromcurrent": True, "transition": {"duration": 0}}]}
 
 
@@ -209,21 +218,19 @@ def boundary_timelapse_members(frame: BoundaryFrame, timelapse: Timelapse, membe
         fig = _base(frame, probs[k], config, large=large, title=titles[0] if single else "", height=height,
                     legend=legend and single, epoch=epoch)
         traces = [dict(t.to_plotly_json()) for t in fig.data]
-        _quantise_base(traces, probs[k], frame.class_names)
-        if dim:
-            traces[0]["opacity"] = DIM_OPACITY
         if layout is None:
             layout = fig.layout.to_plotly_json()
+        _draw_field(traces, layout, probs[k], frame, dim=dim, axes="" if p == 0 else str(p + 1))
         if not single:
             _place_panel(traces, layout, fig.layout.to_plotly_json(), p, len(members), titles[p], large=large)
-        panels.append((k, len(data)))
+        panels.append((k, len(data) + 1))
         data += traces
     labels = [epoch_label(e, history, members[0]) for e in timelapse.epochs]
     layout.update(_controls(timelapse, labels, shown, large=large, play_from=play_from))
     layout["margin"] = {**layout["margin"], "b": 186 if large else 164}   # room for the slider and buttons
     layout["height"] = layout["height"] + layout["margin"]["b"] - 10
     layout["meta"] = {"epoch": int(epoch), "epochs": list(timelapse.epochs), "dim": bool(dim)}
-    return go.Figure({"data": data, "layout": layout, "frames": _frames(timelapse, panels)}, _validate=False)
+    return go.Figure({"data": data, "layout": layout, "frames": _frames(timelapse, panels, frame)}, _validate=False)
 
 
 def _place_panel(traces: list[dict], layout: dict, own: dict, p: int, n: int, title: str, *, large: bool) -> None:

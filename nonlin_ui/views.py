@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import cursor, downloads, flow_view, held, inside, pace, resources, runs
+from . import cursor, downloads, field_frames, flow_view, held, inside, pace, resources, runs
 
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
@@ -105,6 +105,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
 
     runs.live(handle, draw)
     cursor.install()
+    field_frames.install()
     snap = handle.snapshot if handle is not None and handle.finished else None
     final = snap.final[0] if snap is not None and snap.final else None
     if final:
@@ -160,6 +161,7 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
 
     runs.live(handle, draw)
     cursor.install()
+    field_frames.install()
     snap = handle.snapshot if handle is not None and handle.finished else None
     if snap is None or not snap.final:
         return
@@ -185,9 +187,13 @@ def compare_timelapse(snap, spec: CompareSpec, frame: inspection.BoundaryFrame, 
     if snap is None or snap.timelapse is None or not snap.timelapse.epochs:
         return False
     members = [spec.members(m)[0] for m in range(len(spec.labels))]
-    fig = playback.boundary_timelapse_members(frame, snap.timelapse, members, spec.labels, config=spec.base,
-                                              large=large, height=360, legend=False)
-    fig.update_layout(margin={"t": 64 if large else 52})       # the panel titles sit above the plots, under the tools
+
+    def build():
+        fig = playback.boundary_timelapse_members(frame, snap.timelapse, members, spec.labels, config=spec.base,
+                                                  large=large, height=360, legend=False)
+        return fig.update_layout(margin={"t": 64 if large else 52})   # panel titles above the plots, under the tools
+
+    fig = held.memo("cmp_timelapse", f"{id(snap)}|{snap.epoch}|{members}|{spec.labels}|{large}", build)
     st.plotly_chart(fig, key="cmp_timelapse", config=CHART)
     return True
 

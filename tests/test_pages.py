@@ -71,7 +71,8 @@ def test_playground_trains_default_to_done(app):
     config = current_config(at)
     spec = charts(at)
     boundary = spec["boundary"]
-    assert boundary["data"][0]["type"] == "heatmap" and boundary["layout"]["meta"]["epoch"] == config.epochs
+    assert boundary["layout"]["images"][0]["source"].startswith("data:image/png;base64,")    # the field
+    assert boundary["layout"]["meta"]["epoch"] == config.epochs
     assert {"curves", "confusion"} <= set(spec)
     labels = [m.label for m in at.metric]
     assert "Test accuracy" in labels and "F1 (test, macro)" in labels
@@ -112,12 +113,12 @@ def test_the_previous_boundary_stays_dimmed_until_the_new_run_draws(app, monkeyp
     at.pills(key="pg_activation").set_value("tanh").run()
     assert status(at).startswith("Queued")
     dimmed = charts(at)["boundary"]
-    assert dimmed["layout"]["meta"].get("dim") and dimmed["data"][0]["opacity"] == 0.35
-    assert dimmed["data"][0]["type"] == "heatmap" and relu["frames"]
+    assert dimmed["layout"]["meta"].get("dim") and dimmed["layout"]["images"][0]["opacity"] == 0.35
+    assert dimmed["layout"]["images"][0]["source"].startswith("data:image/png") and relu["frames"]
     other.button(key="btn_pg_stop").click().run()
     assert wait_for_end(at).startswith("Done")
     shown = charts(at)["boundary"]
-    assert not shown["layout"]["meta"].get("dim") and shown["data"][0].get("opacity", 1) == 1
+    assert not shown["layout"]["meta"].get("dim") and shown["layout"]["images"][0]["opacity"] == 1
 
 
 def test_finished_run_comes_from_the_store_in_a_new_session(app):
@@ -212,7 +213,7 @@ def test_compare_draws_one_boundary_per_model_with_computed_captions(app):
     assert wait_for_end(at).startswith("Done")
     spec = charts(at)
     assert not any(k.startswith("boundary_") for k in spec)      # done: one time-lapse figure, a panel per model
-    assert [t["xaxis"] for t in spec["cmp_timelapse"]["data"] if t["type"] == "heatmap"] == ["x", "x2", "x3"]
+    assert [im["xref"] for im in spec["cmp_timelapse"]["layout"]["images"]] == ["x", "x2", "x3"]   # a field each
     captions = [m.value for m in at.markdown if m.value.startswith("**")]
     assert "a straight line" in captions[0] and "bends" in captions[1]
     assert len(at.dataframe) == 1 and "cmp_curves" in spec

@@ -8,10 +8,11 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from nonlin_core import RunConfig, datasets, inspection, playback, plots
+from nonlin_core import RunConfig, datasets, field_image, inspection, playback, plots
 from nonlin_core.snapshot import METRICS
 from nonlin_core.timelapse import Timelapse, frame_epochs, quantise
 from nonlin_core.training import Trainer
+from tests.support.field import array, png_rgb
 
 
 def valid(fig: go.Figure) -> go.Figure:
@@ -50,18 +51,23 @@ def test_one_animation_frame_per_recorded_epoch_each_the_recorded_grid(classes):
     assert [s["args"][0] for s in steps] == [[str(e)] for e in tl.epochs]
     assert steps[0]["label"] == "epoch 0" and steps[-1]["label"].startswith("epoch 500 · test acc 90.0%")
     assert spec["layout"]["sliders"][0]["active"] == len(tl.epochs) - 1
+    line = [i for i, t in enumerate(spec["data"]) if t.get("name") == "boundary line"]
+    assert len(line) == 1 and spec["layout"]["images"][0]["layer"] == "below"
     for i in (0, 7, len(tl.epochs) - 1):
         probs = tl.probabilities(i)[1]                              # member 1
-        data = spec["frames"][i]["data"]
-        heat, lines = decode(data[0]["z"]), [decode(d["z"]) for d in data[1:]]
-        if classes == 2:
-            assert np.abs(heat / 100 - probs[1]).max() <= 0.005 + 1e-6 and np.array_equal(lines[0], heat)
-        else:
-            assert np.array_equal(heat // 1000, probs.argmax(0))   # the class is the thousands
-            assert len(lines) == 3 and np.all((lines[0] > 0) <= (probs.argmax(0) == 0))   # positive: class 0 wins
-        assert spec["frames"][i]["traces"] == list(range(len(data)))
-    base = decode(spec["data"][0]["z"])                              # shown: the last frame
-    assert np.array_equal(base, decode(spec["frames"][-1]["data"][0]["z"]))
+        frame_i = spec["frames"][i]
+        assert frame_i["traces"] == line and len(frame_i["data"]) == 1     # only the line trace changes
+        heat, levels = playback.quantised_fields(probs)
+        img = png_rgb(frame_i["layout"]["images"][0]["source"])
+        assert np.array_equal(img, field_image.field_rgb(heat, classes)[::-1].repeat(
+            1 if classes == 2 else field_image.CRISP_UPSAMPLE, 0).repeat(1 if classes == 2 else
+                                                                        field_image.CRISP_UPSAMPLE, 1))
+        x, y = array(frame_i["data"][0]["x"]), array(frame_i["data"][0]["y"])
+        expected = field_image.border_lines(frame.xs, frame.ys, levels, classes)
+        assert np.array_equal(np.isnan(x), np.isnan(expected[0])) and np.allclose(x, expected[0], equal_nan=True)
+        assert np.allclose(y, expected[1], equal_nan=True)
+    base = spec["layout"]["images"][0]["source"]                   # shown: the last frame
+    assert base == spec["frames"][-1]["layout"]["images"][0]["source"]
 
 
 def test_play_pause_and_speeds_animate_in_the_browser_with_redraw():
@@ -72,21 +78,26 @@ def test_play_pause_and_speeds_animate_in_the_browser_with_redraw():
     assert [b["label"] for b in menus["speed"]] == ["¼×", "½×", "1×", "2×", "4×"]
     durations = [b["args"][1]["frame"]["duration"] for b in menus["speed"]]
     assert durations == sorted(durations, reverse=True) and durations[2] * len(tl.epochs) == pytest.approx(8000, 0.02)
-    assert all(b["method"] == "animate" and b["args"][1]["frame"]["redraw"] for b in menus["speed"] + menus["play"][:1])
+    # no redraw: plotly moves the line alone; the page's script swaps the field image (field_frames)
+    steps = fig.layout.to_plotly_json()["sliders"][0]["steps"]
+    assert all(b["method"] == "animate" and b["args"][1]["frame"]["redraw"] is False
+               for b in menus["speed"] + menus["play"][:1] + steps)
     assert fig.layout.sliders[0].active == 5 and fig.layout.meta["epoch"] == tl.epochs[5]
-    assert fig.data[0].opacity == 0.35 and fig.layout.meta["dim"]
+    assert fig.layout.images[0].opacity == 0.35 and fig.layout.meta["dim"]
 
 
 def test_members_play_in_step_in_one_figure():
     tl, config, frame = synthetic(2, K=3)
-    fig = valid(playback.boundary_timelapse_members(frame, tl, [0, 2], ["relu", "tanh"], config=config))
-    heat = [i for i, t in enumerate(fig.data) if t.type == "heatmap"]
-    assert [fig.data[i].xaxis for i in heat] == ["x", "x2"]
-    f = fig.frames[10]
-    assert list(f.traces) == [heat[0], heat[0] + 1, heat[1], heat[1] + 1]
-    for member, d in zip((0, 2), (f.data[0], f.data[2])):
-        assert np.abs(decode(d.z) / 100 - tl.probabilities(10)[member][1]).max() <= 0.005 + 1e-6
-    assert [a.text for a in fig.layout.annotations] == ["<b>relu</b>", "<b>tanh</b>"]
+    fig = valid(playback.boundary_timelapse_members(frame, tl, [0, 2], ["relu", "tanh"], config=config)).to_dict()
+    line = [i for i, t in enumerate(fig["data"]) if t.get("name") == "boundary line"]
+    assert [fig["data"][i]["xaxis"] for i in line] == ["x", "x2"]
+    assert [(im["xref"], im["yref"]) for im in fig["layout"]["images"]] == [("x", "y"), ("x2", "y2")]
+    f = fig["frames"][10]
+    assert list(f["traces"]) == line and len(f["layout"]["images"]) == 2
+    for member, im in zip((0, 2), f["layout"]["images"]):
+        heat, _ = playback.quantised_fields(tl.probabilities(10)[member])
+        assert np.array_equal(png_rgb(im["source"]), field_image.field_rgb(heat, 2)[::-1])
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["<b>relu</b>", "<b>tanh</b>"]
 
 
 def test_a_real_circles_run_payload_is_one_modest_download():
@@ -97,7 +108,7 @@ def test_a_real_circles_run_payload_is_one_modest_download():
     size = len(pio.to_json(fig, validate=False))
     print(f"circles time-lapse: {len(final.timelapse.epochs)} frames, {size} bytes of JSON")
     assert len(fig.frames) == len(final.timelapse.epochs) == 120
-    assert size < 1_600_000                                         # ~10 KB a frame: two uint8 60x60 grids
+    assert size < 800_000                      # a PNG field and a polyline a frame (two uint8 grids were ~1.2 MB)
 
 
 def test_points_are_thinned_for_playback_but_keep_both_splits_and_classes():
@@ -106,7 +117,7 @@ def test_points_are_thinned_for_playback_but_keep_both_splits_and_classes():
     assert len(many.y_train) + len(many.y_test) <= 50 and set(many.y_train) == set(frame.y_train)
     assert playback.thinned(frame, max_points=10_000) is frame
     fig = playback.boundary_timelapse(frame, tl, config=config)
-    drawn = sum(len(t.x) for t in fig.data if t.type == "scatter")
+    drawn = sum(len(t.x) for t in fig.data if t.type == "scatter" and t.mode == "markers" and t.name != "boundary")
     assert drawn <= playback.MAX_POINTS
 
 
@@ -157,13 +168,18 @@ def test_a_live_boundary_is_the_time_lapse_frame_of_its_grid_and_smaller_than_fl
     played = playback.boundary_timelapse(frame, tl, config=config)
     spec = pio.from_json(pio.to_json(live, validate=False), skip_invalid=True).to_dict()
     base = pio.from_json(pio.to_json(played, validate=False), skip_invalid=True).to_dict()
-    for mine, theirs in zip(spec["data"], base["data"]):               # the same traces, the same integer z
-        assert mine["type"] == theirs["type"]
-        if "z" in mine:
-            assert np.array_equal(decode(mine["z"]), decode(theirs["z"]))
+    for mine, theirs in zip(spec["data"], base["data"]):               # the same traces, the same line
+        assert mine["type"] == theirs["type"] and mine.get("name") == theirs.get("name")
+        if mine.get("name") == "boundary line":
+            assert np.allclose(array(mine["x"]), array(theirs["x"]), equal_nan=True)
+    assert spec["layout"]["images"] == base["layout"]["images"]          # the same field image, placed the same
     assert spec["layout"]["meta"]["epoch"] == 500 and not spec.get("frames")
-    full = plots.decision_boundary(frame.xs, frame.ys, probs, X_train=frame.X_train, y_train=frame.y_train,
+    X, Y = np.meshgrid(frame.xs, frame.ys)                             # a smooth field, as a model draws
+    smooth = np.exp(-((X - 0.2) ** 2 + Y ** 2) * np.arange(1, classes + 1)[:, None, None])
+    smooth = (smooth / smooth.sum(0)).astype(np.float32)
+    full = plots.decision_boundary(frame.xs, frame.ys, smooth, X_train=frame.X_train, y_train=frame.y_train,
                                    X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names)
-    assert len(pio.to_json(live, validate=False)) < len(pio.to_json(full, validate=False)) / 2
+    small = playback.live_boundary(frame, smooth, config=config, epoch=500)
+    assert len(pio.to_json(small, validate=False)) < len(pio.to_json(full, validate=False)) / 2
     dim = playback.live_boundary(frame, probs, config=config, epoch=500, dim=True).to_dict()
-    assert dim["data"][0]["opacity"] == playback.DIM_OPACITY and dim["layout"]["meta"]["dim"]
+    assert dim["layout"]["images"][0]["opacity"] == playback.DIM_OPACITY and dim["layout"]["meta"]["dim"]

@@ -16,14 +16,14 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "artifacts"
 TRAIN_TIMEOUT_MS = 120_000
 
-# Records every change of the boundary chart (epoch in layout.meta, a hash of the heatmap) and of the status
+# Records every change of the boundary chart (epoch in layout.meta, a hash of its field image) and of the status
 # line, with performance.now() timestamps, so the test can measure streaming from the page's side.
 SAMPLER = """() => {
   if (window.__nl) return;
   window.__nl = {samples: []};
   const sig = (z) => {
     if (!z) return null;
-    const s = (typeof z === 'object' && z.bdata) ? z.bdata : JSON.stringify(z);
+    const s = typeof z === 'string' ? z : JSON.stringify(z);
     let h = 0;
     for (let i = 0; i < s.length; i += 3) h = (h * 31 + s.charCodeAt(i)) | 0;
     return h + ':' + s.length;
@@ -31,9 +31,9 @@ SAMPLER = """() => {
   setInterval(() => {
     const gd = document.querySelector('.st-key-boundary .js-plotly-plot');
     const box = document.querySelector('.st-key-run_status');
-    const heat = gd && gd.data ? gd.data.find((t) => t.type === 'heatmap') : null;
+    const image = gd ? gd.querySelector('.imagelayer image') : null;
     const rec = {epoch: gd && gd.layout && gd.layout.meta ? gd.layout.meta.epoch : null,
-                 z: heat ? sig(heat.z) : null, status: box ? box.innerText.trim().split('\\n')[0] : ''};
+                 z: image ? sig(image.getAttribute('href')) : null, status: box ? box.innerText.trim().split('\\n')[0] : ''};
     const all = window.__nl.samples, last = all[all.length - 1];
     if (!last || last.epoch !== rec.epoch || last.z !== rec.z || last.status !== rec.status) {
       rec.t = performance.now();
@@ -154,8 +154,8 @@ def test_compare_and_activations_pages(page, server):
     page.locator(".st-key-btn_cmp_train button").click()
     status_starts(page, "Done")
     page.wait_for_selector("[data-testid='stDataFrame']")
-    panels = "() => document.querySelector('.st-key-cmp_timelapse .js-plotly-plot').data" \
-             ".filter((t) => t.type === 'heatmap').map((t) => t.z.bdata || JSON.stringify(t.z))"
+    panels = "() => Array.from(document.querySelectorAll('.st-key-cmp_timelapse .imagelayer image'))" \
+             ".map((im) => im.getAttribute('href'))"                  # the field each panel shows
     assert len(page.evaluate(panels)) == 3                   # one figure, a panel per model
     # the three boundaries play in step in the browser: the slider to its start, one Play for every panel
     last = page.evaluate(panels)

@@ -19,26 +19,28 @@ TRAIN_TIMEOUT_MS = 120_000
 CHART = ".st-key-boundary .js-plotly-plot"
 VIEWPORT = (1400, 1000)                                       # the page fixture (conftest)
 
-# On every animation frame: the boundary chart's shown epoch (the slider's label or layout.meta), a hash of its
-# heatmap's z and its opacity, and the status line; a sample is kept when any of them changed.
+# On every animation frame: the boundary chart's shown epoch (the slider's label or layout.meta), a hash of the
+# field image it shows (the <image>'s href, swapped per played frame) and its opacity, and the status line; a
+# sample is kept when any of them changed.
 SAMPLER = """() => {
   if (window.__watch) return;
   window.__watch = {samples: []};
   const sig = (z) => {
     if (!z) return null;
-    const s = (typeof z === 'object' && z.bdata) ? z.bdata : (z.buffer ? Array.from(z).join(',') : JSON.stringify(z));
+    const s = typeof z === 'string' ? z : JSON.stringify(z);
     let h = 0;
     for (let i = 0; i < s.length; i += 3) h = (h * 31 + s.charCodeAt(i)) | 0;
     return h + ':' + s.length;
   };
   const tick = () => {
     const gd = document.querySelector('""" + CHART + """');
-    const heat = gd && gd.data ? gd.data.find((t) => t.type === 'heatmap') : null;
+    const image = gd ? gd.querySelector('.imagelayer image') : null;
+    const spec = image && gd.layout && gd.layout.images ? gd.layout.images[0] : null;
     const label = gd ? gd.querySelector('.slider-group > .slider-label') : null;
     const box = document.querySelector('.st-key-run_status');
     const rec = {label: label ? label.textContent : null,
                  epoch: gd && gd.layout && gd.layout.meta ? gd.layout.meta.epoch : null,
-                 z: heat ? sig(heat.z) : null, opacity: heat ? (heat.opacity ?? 1) : null,
+                 z: image ? sig(image.getAttribute('href')) : null, opacity: spec ? (spec.opacity ?? 1) : null,
                  status: box ? box.innerText.trim().split('\\n')[0] : ''};
     const all = window.__watch.samples, last = all[all.length - 1];
     if (!last || ['label', 'epoch', 'z', 'opacity', 'status'].some((k) => last[k] !== rec[k])) {
