@@ -124,6 +124,7 @@ class BatchRun:
         self.avg[:ntr, 0], self.avg[ntr:, 1] = 1 / ntr, 1 / nte
         self.full_batch = c0.batch_size == 0 or c0.batch_size >= ntr
         self.grid, self.timelapse, self.gX = grid, timelapse, None
+        self.buffers: dict[tuple, Tensor] = {}   # see buffer()
         if grid or timelapse:
             self.gX = torch.as_tensor(grid_points(data, resolution=grid_resolution).points.T.copy(), dtype=dt, device=dev)
         self.start_over()
@@ -149,30 +150,41 @@ class BatchRun:
 
     def forward(self, A: Tensor, keep: bool = True):
         """A (1 or K, F, n) -> logits (K, out, n), inputs of each layer, pre-activations of hidden layers."""
-        inputs, zs, K = [], [], self.K
+        inputs, zs = [], []
         last = len(self.net.weights) - 1
         for i, (W, b) in enumerate(zip(self.net.weights, self.net.biases)):
             if keep:
                 inputs.append(A)
-            if A.shape[0] == K:
-                Z = torch.baddbmm(b, W, A)
-            else:  # input shared by all members: one GEMM over the stacked weights (K*out, F) @ (F, n), bias in place
-                Z = torch.mm(W.reshape(-1, W.shape[2]), A[0]).view(K, W.shape[1], -1).add_(b)
+            Z = self.affine(W, b, A, self.buffer(("z", i), W.shape[1], A.shape[2]) if keep else None)
             if i == last:
                 return Z, inputs, zs
             if keep:
                 zs.append(Z)
             A = self.acts.forward(Z)
 
+    def affine(self, W: Tensor, b: Tensor, A: Tensor, out: Tensor | None = None) -> Tensor:
+        """W (K, out, in), b (K, out, 1), A (1 or K, in, n) -> W A + b (K, out, n), into out if given."""
+        if A.shape[0] == self.K:   # bmm then the bias in place (baddbmm first copies b over the whole output)
+            return torch.bmm(W, A, out=out).add_(b)
+        # input shared by all members: one GEMM over the stacked weights (K*out, in) @ (in, n)
+        flat = torch.mm(W.reshape(-1, W.shape[2]), A[0], out=None if out is None else out.view(-1, A.shape[2]))
+        return flat.view(self.K, W.shape[1], -1).add_(b)
+
+    def buffer(self, key: tuple, *shape: int) -> Tensor:
+        """A (K, *shape) tensor kept for the run under key: the training passes write the same memory every
+        epoch instead of fresh ~1 MB tensors (K = 32), which stay in cache."""
+        buf = self.buffers.get(key)
+        if buf is None or buf.shape[1:] != shape:
+            buf = self.buffers[key] = torch.empty(self.K, *shape, dtype=self.dt, device=self.dev)
+        return buf
+
     def pre_activations(self, A: Tensor) -> list[Tensor]:
         """A (1 or K, F, n) -> each hidden layer's pre-activations (K, width, n), kept (forward's may be overwritten
         by an in-place activation)."""
-        zs, K = [], self.K
+        zs = []
         for W, b in zip(self.net.weights[:-1], self.net.biases[:-1]):
-            Z = torch.baddbmm(b, W, A) if A.shape[0] == K else torch.mm(W.reshape(-1, W.shape[2]), A[0]).view(
-                K, W.shape[1], -1).add_(b)
-            zs.append(Z)
-            A = self.acts.apply(Z)
+            zs.append(self.affine(W, b, A))
+            A = self.acts.apply(zs[-1])
         return zs
 
     def backward(self, inputs, zs, dZ: Tensor) -> None:
@@ -189,7 +201,8 @@ class BatchRun:
             torch.sum(dZ, dim=2, keepdim=True, out=net.gbiases[i])
             if i:
                 z = zs[i - 1] if zs[i - 1].shape[2] == n else zs[i - 1][:, :, :n]
-                dZ = self.acts.backward(torch.bmm(net.weights[i].transpose(1, 2), dZ), z, A)
+                dA = torch.bmm(net.weights[i].transpose(1, 2), dZ, out=self.buffer(("g", i), A.shape[1], n))
+                dZ = self.acts.backward(dA, z, A)
 
     def loss_grad(self, Z: Tensor, target: Tensor, n: int) -> Tensor:
         """Gradient (K, out, n) of the mean loss over the first n columns of logits Z (K, out, N)."""
@@ -198,9 +211,9 @@ class BatchRun:
         return self.lossfn.grad(Z, target.expand(self.K, -1), 1).mul_(1 / n)
 
     def per_sample(self, Z: Tensor, target: Tensor) -> Tensor:
-        """(K, 2, n): loss and correctness of each sample."""
-        t = target.expand(self.K, -1)
-        return torch.stack([self.lossfn.per_sample(Z, t, 1), (self.lossfn.predict(Z, 1) == t).to(self.dt)], 1)
+        """(K, 2, n): loss and correctness of each sample; target (n,) or (K, n)."""
+        loss, correct = self.lossfn.epoch_metrics(Z, target)
+        return torch.stack([loss, correct.to(self.dt)], 1)
 
     def run(self) -> Iterator[Snapshot]:
         last_snap, E, ntr, c0 = time.perf_counter(), self.c0.epochs, self.ntr, self.c0
