@@ -6,15 +6,17 @@ BOUND on its linear regions there: a region smaller than a grid cell is missed, 
 that share a pattern count once. Smooth activations have no linear regions (None)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from .datasets import Dataset
 from .grid import Grid, grid_points
-from .models import layer_outputs
+from .models import ACTIVATIONS
 
 REGION_RESOLUTION = 200          # the grid the count is taken on: 200 x 200 points of the plotted plane
 KINKS: dict[str, tuple[float, ...]] = {   # piecewise-linear activations -> where their slope changes
@@ -38,13 +40,22 @@ def piecewise_linear(activation: str) -> bool:
 
 def activation_patterns(model: nn.Sequential, activation: str, points: np.ndarray) -> np.ndarray:
     """(n, d) inputs -> (n, hidden units) int8: the piece of its activation each unit is on."""
-    param = next(model.parameters())
-    X = torch.as_tensor(points, dtype=param.dtype, device=param.device)
-    kinks = KINKS[activation]
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    X = torch.as_tensor(points, dtype=linears[0].weight.dtype, device=linears[0].weight.device)
+    return layer_patterns([(m.weight, m.bias) for m in linears[:-1]], activation, X)
+
+
+def layer_patterns(hidden: Sequence[tuple[Tensor, Tensor]], activation: str, X: Tensor) -> np.ndarray:
+    """Hidden layers as (weight (out, in), bias (out,)), inputs X (n, d) -> (n, hidden units) int8 pieces,
+    computed as nn.Linear and the activation's module compute them."""
+    kinks, fn, pieces = KINKS[activation], ACTIVATIONS[activation].fn, []
     with torch.no_grad():
-        pieces = [_piece(z, kinks) for z, _ in layer_outputs(model, X)] if kinks else []
+        for W, b in hidden if kinks else ():
+            Z = F.linear(X, W, b)
+            pieces.append(_piece(Z, kinks))
+            X = fn(Z)
     if not pieces:
-        return np.zeros((len(points), 0), dtype=np.int8)
+        return np.zeros((len(X), 0), dtype=np.int8)
     return torch.cat(pieces, 1).cpu().numpy()
 
 
@@ -106,3 +117,11 @@ def display_axes(regions: RegionMap, data: Dataset) -> tuple[np.ndarray, np.ndar
     """The map's grid axes in the data's own units (as the boundary plot shows them)."""
     i, j = regions.grid.pair
     return regions.grid.xs * data.scale[i] + data.mean[i], regions.grid.ys * data.scale[j] + data.mean[j]
+
+
+def count_regions(hidden: Sequence[tuple[Tensor, Tensor]], activation: str, points: Tensor) -> int | None:
+    """linear_regions of a net given as its hidden layers' (weight, bias), over grid points (n, d) already
+    made (the batched engine counts each member this way: no module built, one grid for all)."""
+    if not piecewise_linear(activation):
+        return None
+    return distinct_patterns(layer_patterns(hidden, activation, points))

@@ -44,3 +44,24 @@ def test_a_network_without_hidden_layers_has_one_pattern():
     model = build_mlp(2, (), 1, "relu", seed=0)
     points = np.zeros((4, 2), dtype=np.float32)
     assert activation_patterns(model, "relu", points).shape == (4, 0)
+
+
+def test_a_batchs_counts_equal_each_members_module():
+    """The engine counts each member from its weights: the same number as the module load_mlp builds."""
+    from nonlin_core import datasets
+    from nonlin_core.config import RunConfig
+    from nonlin_core.models import load_mlp
+    from nonlin_core.regions import linear_regions
+    from nonlin_core.training import Trainer
+
+    base = RunConfig(dataset="moons", n_samples=200, hidden_layers=(8, 6), epochs=30)
+    configs = [base.replace(activation=a, seed=s) for a, s in
+               (("relu", 0), ("relu", 1), ("leaky_relu", 2), ("none", 3), ("tanh", 4))]
+    data = datasets.load(base)
+    snap = None
+    for snap in Trainer(configs, dataset=data).steps(snapshot_seconds=1e9):
+        pass
+    counts = [final["linear_regions"] for final in snap.final]
+    expected = [linear_regions(load_mlp(c, data.n_features, data.n_classes, state), c.activation, data)
+                for c, state in zip(configs, snap.state_dicts)]
+    assert counts == expected and counts[3] == 1 and counts[4] is None and min(counts[:3]) > 1
