@@ -23,6 +23,7 @@ from .metrics import final_metrics
 from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters
 from .optim import flat_optimizer
 from .regions import REGION_RESOLUTION, count_regions, piecewise_linear
+from .shuffles import SHUFFLES
 from .snapshot import Snapshot
 from .timelapse import Recorder
 
@@ -155,7 +156,7 @@ class BatchRun:
         for i, (W, b) in enumerate(zip(self.net.weights, self.net.biases)):
             if keep:
                 inputs.append(A)
-            Z = self.affine(W, b, A, self.buffer(("z", i), W.shape[1], A.shape[2]) if keep else None)
+            Z = self.affine(W, b, A, self.buffer(("z", i, A.shape[2]), W.shape[1], A.shape[2]) if keep else None)
             if i == last:
                 return Z, inputs, zs
             if keep:
@@ -201,7 +202,7 @@ class BatchRun:
             torch.sum(dZ, dim=2, keepdim=True, out=net.gbiases[i])
             if i:
                 z = zs[i - 1] if zs[i - 1].shape[2] == n else zs[i - 1][:, :, :n]
-                dA = torch.bmm(net.weights[i].transpose(1, 2), dZ, out=self.buffer(("g", i), A.shape[1], n))
+                dA = torch.bmm(net.weights[i].transpose(1, 2), dZ, out=self.buffer(("g", i, n), A.shape[1], n))
                 dZ = self.acts.backward(dA, z, A)
 
     def loss_grad(self, Z: Tensor, target: Tensor, n: int) -> Tensor:
@@ -364,24 +365,3 @@ class BatchRun:
             finals.append(final_metrics(logits[k], y_np, self.ntr, c.loss, self.data.n_classes)
                           | {"linear_regions": count_regions(hidden, c.activation, points)} if ok else None)
         return finals, states
-
-
-def epoch_order(n: int, gen: torch.Generator) -> Tensor:
-    """This epoch's sample order, the same stream as DataLoader(shuffle=True, generator=gen): the
-    loader draws its workers' base seed, RandomSampler a permutation and, run to its end, a second
-    one for the remainder (of which num_samples % n = 0 are used)."""
-    torch.empty((), dtype=torch.int64).random_(generator=gen)
-    order = torch.randperm(n, generator=gen)
-    torch.randperm(n, generator=gen)
-    return order
-
-
-def global_rng_epoch_order(n: int, gen: torch.Generator) -> Tensor:
-    """This epoch's sample order as DataLoader(shuffle=True) without a generator draws it from the global
-    RNG (gen standing in for it): the workers' base seed, then the sampler's seed of a fresh generator."""
-    torch.empty((), dtype=torch.int64).random_(generator=gen)
-    seed = int(torch.empty((), dtype=torch.int64).random_(generator=gen))
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-
-
-SHUFFLES = {"nonlin": epoch_order, "torch": global_rng_epoch_order}   # seeding -> epoch order
