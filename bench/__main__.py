@@ -69,21 +69,21 @@ def bench_core(repeats: int, device: str) -> None:
               f"   ({config.epochs} epochs, history every epoch, device {snap.device})")
 
 
-def bench_batch(ks: list[int], device: str, epochs: int) -> None:
+def bench_batch(ks: list[int], device: str, epochs: int, repeats: int) -> None:
     config = CIRCLES.replace(device=device, epochs=epochs)
     data = datasets.load(config)
     engine([config.replace(epochs=5)] * 2, data)
     ensemble_train([config.replace(epochs=5)] * 2, data, device)
-    t1, _ = timed(lambda: engine([config], data))
+    t1 = statistics.median(timed(lambda: engine([config], data))[0] for _ in range(repeats))
     print(f"batched circles ({epochs} epochs), K models (seeds 0..K-1) in one computation vs one model, and vs "
           f"PyTorch's ensembling recipe (stack_module_state + vmap(grad(functional_call)), fused {config.optimizer}), "
-          f"device {device}:")
+          f"device {device}, medians of {repeats} interleaved runs:")
     print(f"{'K':>6} {'batched s':>10} {'K x one s':>10} {'vs K=1':>8} {'vs sequential':>14} {'recipe s':>9} "
           f"{'recipe/engine':>14}")
     for k in ks:
         configs = [config.replace(seed=s) for s in range(k)]
-        tk, snap = timed(lambda: engine(configs, data))
-        tr, hist = timed(lambda: ensemble_train(configs, data, device))
+        tr, tk, hist, snap = median_pair(lambda: ensemble_train(configs, data, device), lambda: engine(configs, data),
+                                         repeats)
         seq = t1 * k
         print(f"{k:>6} {tk:>10.3f} {seq:>10.3f} {tk / t1:>7.2f}x {seq / tk:>13.2f}x {tr:>9.3f} {tr / tk:>13.2f}x   "
               f"mean test acc {snap.history['test_acc'][:, -1].mean():.3f} (recipe {hist['test_acc'][:, -1].mean():.3f})")
@@ -106,12 +106,14 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--ks", type=parse_ks, default=[1, 8, 32, 128], help=f"K values, 1..{MAX_K}")
     parser.add_argument("--epochs", type=int, default=CIRCLES.epochs, help="epochs of the batched runs")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per row; medians are printed")
     parser.add_argument("--clock", choices=list(CLOCKS), default="wall",
                         help="cpu: this thread's CPU time, steadier than wall time on a shared machine (CPU runs only)")
     args = parser.parse_args()
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     if args.device == "cuda" and not torch.cuda.is_available():
         print("--device cuda: no CUDA GPU here; skipped")
         sys.exit(0)
@@ -125,7 +127,7 @@ def main() -> None:
     if args.only in (None, "core"):
         bench_core(args.repeats, args.device)
     if args.only in (None, "batch"):
-        bench_batch(args.ks, args.device, args.epochs)
+        bench_batch(args.ks, args.device, args.epochs, args.repeats)
 
 
 if __name__ == "__main__":

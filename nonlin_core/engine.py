@@ -20,9 +20,10 @@ from .flow import GradNorms, Penalty, unit_health
 from .grid import grid_points
 from .losses import LOSSES, output_width, target_dtype
 from .metrics import final_metrics
-from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters, load_mlp
+from .models import ACTIVATIONS, derive_seed, init_generator, init_parameters
 from .optim import flat_optimizer
-from .regions import linear_regions, piecewise_linear
+from .regions import REGION_RESOLUTION, count_regions, piecewise_linear
+from .shuffles import SHUFFLES
 from .snapshot import Snapshot
 from .timelapse import Recorder
 
@@ -124,6 +125,7 @@ class BatchRun:
         self.avg[:ntr, 0], self.avg[ntr:, 1] = 1 / ntr, 1 / nte
         self.full_batch = c0.batch_size == 0 or c0.batch_size >= ntr
         self.grid, self.timelapse, self.gX = grid, timelapse, None
+        self.buffers: dict[tuple, Tensor] = {}   # see buffer()
         if grid or timelapse:
             self.gX = torch.as_tensor(grid_points(data, resolution=grid_resolution).points.T.copy(), dtype=dt, device=dev)
         self.start_over()
@@ -149,30 +151,41 @@ class BatchRun:
 
     def forward(self, A: Tensor, keep: bool = True):
         """A (1 or K, F, n) -> logits (K, out, n), inputs of each layer, pre-activations of hidden layers."""
-        inputs, zs, K = [], [], self.K
+        inputs, zs = [], []
         last = len(self.net.weights) - 1
         for i, (W, b) in enumerate(zip(self.net.weights, self.net.biases)):
             if keep:
                 inputs.append(A)
-            if A.shape[0] == K:
-                Z = torch.baddbmm(b, W, A)
-            else:  # input shared by all members: one GEMM over the stacked weights (K*out, F) @ (F, n), bias in place
-                Z = torch.mm(W.reshape(-1, W.shape[2]), A[0]).view(K, W.shape[1], -1).add_(b)
+            Z = self.affine(W, b, A, self.buffer(("z", i, A.shape[2]), W.shape[1], A.shape[2]) if keep else None)
             if i == last:
                 return Z, inputs, zs
             if keep:
                 zs.append(Z)
             A = self.acts.forward(Z)
 
+    def affine(self, W: Tensor, b: Tensor, A: Tensor, out: Tensor | None = None) -> Tensor:
+        """W (K, out, in), b (K, out, 1), A (1 or K, in, n) -> W A + b (K, out, n), into out if given."""
+        if A.shape[0] == self.K:   # bmm then the bias in place (baddbmm first copies b over the whole output)
+            return torch.bmm(W, A, out=out).add_(b)
+        # input shared by all members: one GEMM over the stacked weights (K*out, in) @ (in, n)
+        flat = torch.mm(W.reshape(-1, W.shape[2]), A[0], out=None if out is None else out.view(-1, A.shape[2]))
+        return flat.view(self.K, W.shape[1], -1).add_(b)
+
+    def buffer(self, key: tuple, *shape: int) -> Tensor:
+        """A (K, *shape) tensor kept for the run under key: the training passes write the same memory every
+        epoch instead of fresh ~1 MB tensors (K = 32), which stay in cache."""
+        buf = self.buffers.get(key)
+        if buf is None or buf.shape[1:] != shape:
+            buf = self.buffers[key] = torch.empty(self.K, *shape, dtype=self.dt, device=self.dev)
+        return buf
+
     def pre_activations(self, A: Tensor) -> list[Tensor]:
         """A (1 or K, F, n) -> each hidden layer's pre-activations (K, width, n), kept (forward's may be overwritten
         by an in-place activation)."""
-        zs, K = [], self.K
+        zs = []
         for W, b in zip(self.net.weights[:-1], self.net.biases[:-1]):
-            Z = torch.baddbmm(b, W, A) if A.shape[0] == K else torch.mm(W.reshape(-1, W.shape[2]), A[0]).view(
-                K, W.shape[1], -1).add_(b)
-            zs.append(Z)
-            A = self.acts.apply(Z)
+            zs.append(self.affine(W, b, A))
+            A = self.acts.apply(zs[-1])
         return zs
 
     def backward(self, inputs, zs, dZ: Tensor) -> None:
@@ -184,12 +197,13 @@ class BatchRun:
                 torch.bmm(dZ, A.transpose(1, 2), out=net.gweights[i])
             elif A.shape[0] == K:  # bmm into a strided view of grads loops over members: one batched GEMM, one copy
                 net.gweights[i].copy_(torch.bmm(dZ, A.transpose(1, 2)))
-            else:  # shared input: (K*out, n) @ (n, F)
-                net.gweights[i].copy_(torch.mm(dZ.reshape(-1, n), A[0].T).view_as(net.gweights[i]))
+            else:  # shared input: (F, n) @ (n, K*out), transposed; 4x faster than (K*out, n) @ (n, F) at K = 32
+                net.gweights[i].copy_(torch.mm(A[0], dZ.reshape(-1, n).T).T.view_as(net.gweights[i]))
             torch.sum(dZ, dim=2, keepdim=True, out=net.gbiases[i])
             if i:
                 z = zs[i - 1] if zs[i - 1].shape[2] == n else zs[i - 1][:, :, :n]
-                dZ = self.acts.backward(torch.bmm(net.weights[i].transpose(1, 2), dZ), z, A)
+                dA = torch.bmm(net.weights[i].transpose(1, 2), dZ, out=self.buffer(("g", i, n), A.shape[1], n))
+                dZ = self.acts.backward(dA, z, A)
 
     def loss_grad(self, Z: Tensor, target: Tensor, n: int) -> Tensor:
         """Gradient (K, out, n) of the mean loss over the first n columns of logits Z (K, out, N)."""
@@ -198,9 +212,9 @@ class BatchRun:
         return self.lossfn.grad(Z, target.expand(self.K, -1), 1).mul_(1 / n)
 
     def per_sample(self, Z: Tensor, target: Tensor) -> Tensor:
-        """(K, 2, n): loss and correctness of each sample."""
-        t = target.expand(self.K, -1)
-        return torch.stack([self.lossfn.per_sample(Z, t, 1), (self.lossfn.predict(Z, 1) == t).to(self.dt)], 1)
+        """(K, 2, n): loss and correctness of each sample; target (n,) or (K, n)."""
+        loss, correct = self.lossfn.epoch_metrics(Z, target)
+        return torch.stack([loss, correct.to(self.dt)], 1)
 
     def run(self) -> Iterator[Snapshot]:
         last_snap, E, ntr, c0 = time.perf_counter(), self.c0.epochs, self.ntr, self.c0
@@ -338,39 +352,16 @@ class BatchRun:
         logits = Z.transpose(1, 2).cpu()                                        # (K, N, out)
         net, y_np = self.net, self.y.cpu().numpy()
         finals, states = [], []
+        points = None
         for k, c in enumerate(self.cfgs):
             states.append({f"{2 * i}.{name}": t[k].reshape(t.shape[1:] if name == "weight" else (-1,)).to("cpu", copy=True)
                            for i, pair in enumerate(zip(net.weights, net.biases))
                            for name, t in zip(("weight", "bias"), pair)})
             ok = self.status[k] != "diverged" and bool(torch.isfinite(net.params[k]).all())
+            if ok and piecewise_linear(c.activation) and points is None:   # the plotted plane, once for all
+                points = torch.as_tensor(grid_points(self.data, resolution=REGION_RESOLUTION).points, dtype=self.dt)
+            # member k's linear regions: its hidden layers on the CPU, as the module load_mlp builds computes them
+            hidden = [(states[k][f"{2 * i}.weight"], states[k][f"{2 * i}.bias"]) for i in range(len(net.weights) - 1)]
             finals.append(final_metrics(logits[k], y_np, self.ntr, c.loss, self.data.n_classes)
-                          | {"linear_regions": self._regions(c, k)} if ok else None)
+                          | {"linear_regions": count_regions(hidden, c.activation, points)} if ok else None)
         return finals, states
-
-    def _regions(self, c: RunConfig, k: int) -> int | None:
-        """Member k's linear regions over the plotted plane (a module is built only for piecewise-linear nets)."""
-        if not piecewise_linear(c.activation):
-            return None
-        return linear_regions(load_mlp(c, self.data.n_features, self.data.n_classes, self.net.params[k]),
-                              c.activation, self.data)
-
-
-def epoch_order(n: int, gen: torch.Generator) -> Tensor:
-    """This epoch's sample order, the same stream as DataLoader(shuffle=True, generator=gen): the
-    loader draws its workers' base seed, RandomSampler a permutation and, run to its end, a second
-    one for the remainder (of which num_samples % n = 0 are used)."""
-    torch.empty((), dtype=torch.int64).random_(generator=gen)
-    order = torch.randperm(n, generator=gen)
-    torch.randperm(n, generator=gen)
-    return order
-
-
-def global_rng_epoch_order(n: int, gen: torch.Generator) -> Tensor:
-    """This epoch's sample order as DataLoader(shuffle=True) without a generator draws it from the global
-    RNG (gen standing in for it): the workers' base seed, then the sampler's seed of a fresh generator."""
-    torch.empty((), dtype=torch.int64).random_(generator=gen)
-    seed = int(torch.empty((), dtype=torch.int64).random_(generator=gen))
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-
-
-SHUFFLES = {"nonlin": epoch_order, "torch": global_rng_epoch_order}   # seeding -> epoch order

@@ -6,15 +6,17 @@ BOUND on its linear regions there: a region smaller than a grid cell is missed, 
 that share a pattern count once. Smooth activations have no linear regions (None)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.nn import functional as F
 
 from .datasets import Dataset
 from .grid import Grid, grid_points
-from .models import layer_outputs
+from .models import ACTIVATIONS
 
 REGION_RESOLUTION = 200          # the grid the count is taken on: 200 x 200 points of the plotted plane
 KINKS: dict[str, tuple[float, ...]] = {   # piecewise-linear activations -> where their slope changes
@@ -38,25 +40,57 @@ def piecewise_linear(activation: str) -> bool:
 
 def activation_patterns(model: nn.Sequential, activation: str, points: np.ndarray) -> np.ndarray:
     """(n, d) inputs -> (n, hidden units) int8: the piece of its activation each unit is on."""
-    param = next(model.parameters())
-    X = torch.as_tensor(points, dtype=param.dtype, device=param.device)
-    kinks = torch.tensor(KINKS[activation], dtype=param.dtype, device=param.device)
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    X = torch.as_tensor(points, dtype=linears[0].weight.dtype, device=linears[0].weight.device)
+    return layer_patterns([(m.weight, m.bias) for m in linears[:-1]], activation, X)
+
+
+def layer_patterns(hidden: Sequence[tuple[Tensor, Tensor]], activation: str, X: Tensor) -> np.ndarray:
+    """Hidden layers as (weight (out, in), bias (out,)), inputs X (n, d) -> (n, hidden units) int8 pieces,
+    computed as nn.Linear and the activation's module compute them."""
+    kinks, fn, pieces = KINKS[activation], ACTIVATIONS[activation].fn, []
     with torch.no_grad():
-        pieces = [torch.bucketize(z, kinks) for z, _ in layer_outputs(model, X)] if len(kinks) else []
+        for W, b in hidden if kinks else ():
+            Z = F.linear(X, W, b)
+            pieces.append(_piece(Z, kinks))
+            X = fn(Z)
     if not pieces:
-        return np.zeros((len(points), 0), dtype=np.int8)
-    return torch.cat(pieces, 1).to(torch.int8).cpu().numpy()
+        return np.zeros((len(X), 0), dtype=np.int8)
+    return torch.cat(pieces, 1).cpu().numpy()
+
+
+def _piece(z: Tensor, kinks: tuple[float, ...]) -> Tensor:
+    """The number of kinks below each z, int8 (torch.bucketize's answer, 10x faster for one kink)."""
+    piece = (z > kinks[0]).to(torch.int8)
+    for kink in kinks[1:]:
+        piece += z > kink
+    return piece
+
+
+def _pattern_rows(patterns: np.ndarray) -> np.ndarray:
+    """(n, units) patterns -> (n,) one sortable value per row (one kink each: a bit per unit), ordered as
+    the rows' bytes."""
+    packed = np.packbits(patterns.astype(bool), axis=1)
+    if packed.shape[1] <= 8:    # up to 64 units: a big-endian uint64 sorts ~2x faster than a bytes row
+        wide = np.zeros((len(packed), 8), dtype=np.uint8)
+        wide[:, :packed.shape[1]] = packed
+        return wide.view(">u8").ravel()
+    packed = np.ascontiguousarray(packed)
+    return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()   # a row as one value: 7x faster
 
 
 def count_patterns(patterns: np.ndarray) -> tuple[np.ndarray, int]:
     """(n, units) patterns -> ((n,) region id of each row, number of distinct rows)."""
     if patterns.shape[1] == 0:
         return np.zeros(len(patterns), dtype=np.int64), 1
-    packed = np.ascontiguousarray(np.packbits(patterns.astype(bool), axis=1))   # one kink each: a bit per unit
-    rows = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()            # a row as one value: 7x faster
-    _, ids = np.unique(rows, return_inverse=True)
+    _, ids = np.unique(_pattern_rows(patterns), return_inverse=True)
     ids = ids.reshape(-1)
     return ids, int(ids.max()) + 1
+
+
+def distinct_patterns(patterns: np.ndarray) -> int:
+    """Number of distinct rows of (n, units) patterns (count_patterns' count, without the ids)."""
+    return 1 if patterns.shape[1] == 0 else len(np.unique(_pattern_rows(patterns)))
 
 
 def region_map(model: nn.Sequential, activation: str, data: Dataset, *,
@@ -74,11 +108,20 @@ def linear_regions(model: nn.Sequential, activation: str, data: Dataset, *,
                    resolution: int = REGION_RESOLUTION) -> int | None:
     """Distinct activation patterns on a resolution² grid of the plotted plane (a lower bound on the
     linear regions there); None for a smooth activation."""
-    regions = region_map(model, activation, data, resolution=resolution)
-    return None if regions is None else regions.count
+    if not piecewise_linear(activation):
+        return None
+    return distinct_patterns(activation_patterns(model, activation, grid_points(data, resolution=resolution).points))
 
 
 def display_axes(regions: RegionMap, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """The map's grid axes in the data's own units (as the boundary plot shows them)."""
     i, j = regions.grid.pair
     return regions.grid.xs * data.scale[i] + data.mean[i], regions.grid.ys * data.scale[j] + data.mean[j]
+
+
+def count_regions(hidden: Sequence[tuple[Tensor, Tensor]], activation: str, points: Tensor) -> int | None:
+    """linear_regions of a net given as its hidden layers' (weight, bias), over grid points (n, d) already
+    made (the batched engine counts each member this way: no module built, one grid for all)."""
+    if not piecewise_linear(activation):
+        return None
+    return distinct_patterns(layer_patterns(hidden, activation, points))

@@ -55,9 +55,20 @@ def test_cuda_bench_skips_without_a_gpu():
 
 @pytest.mark.parametrize("args, message", [(["--ks", "2048"], "--ks '2048': give whole numbers from 1 to 1024"),
                                            (["--epochs", "0"], "--epochs must be at least 1"),
+                                           (["--repeats", "0"], "--repeats must be at least 1"),
                                            (["--clock", "gpu"], "invalid choice: 'gpu'")])
 def test_bench_usage_error_exits_2(args, message):
     env = {**os.environ, "PYTHONPATH": "."}
     out = subprocess.run([sys.executable, "-m", "bench", *args], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert message in out.stderr
+
+
+def test_batch_table_rows_are_medians_of_interleaved_runs():
+    env = {**os.environ, "PYTHONPATH": "."}
+    out = subprocess.run([sys.executable, "-m", "bench", "--only", "batch", "--ks", "1,3", "--epochs", "3",
+                          "--repeats", "2", "--clock", "cpu"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "medians of 2 interleaved runs" in out.stdout
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line.split()[:1] in (["1"], ["3"])}
+    assert set(rows) == {"1", "3"} and all(float(row[5]) > 0 and row[6].endswith("x") for row in rows.values())
