@@ -70,8 +70,8 @@ def palette_png_uri(image: np.ndarray) -> str:
 
 
 def epoch_title(title: str, epoch: int) -> str:
-    """'Network at epoch 37'."""
-    return f"{title} at epoch {epoch}"
+    """'<b>Network at epoch 37</b>' (bold, as Streamlit's theme draws the first title)."""
+    return f"<b>{title} at epoch {epoch}</b>"
 
 
 def _unit_numbers(view: NetworkView) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_one_frame_per_recorded_epoch_each_the_view_of_the_model_trained_to_it(r
         view = network_view(model, data, resolution=views[0].thumbs[0].shape[-1],
                             probabilities=output_kind(CONFIG.loss))
         frame = fig["frames"][epoch]
-        assert frame["layout"]["title"]["text"] == f"Network at epoch {epoch}"
+        assert frame["layout"]["title"]["text"] == f"<b>Network at epoch {epoch}</b>"
         images = frame["layout"]["images"]
         assert images[0] == {}                                                # the inputs: unchanged
         for layer in range(1, len(view.thumbs)):
