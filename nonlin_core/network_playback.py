@@ -189,9 +189,10 @@ def _edge_templates(view: NetworkView) -> list[str]:
 
 def played_params(snap, member: int = 0) -> Timelapse | None:
     """Member's recorded parameters as the diagram plays them, ending at the snapshot's epoch as the boundary's
-    time-lapse does (playback.with_latest: a paused run is rarely on the schedule); None when not recorded."""
+    time-lapse does (playback.with_latest: a paused run is rarely on the schedule); None when not recorded or
+    not finite (a diverged run: the diagram draws its current model, as while it trained)."""
     tl = snap.timelapse
-    if tl is None or tl.params is None or not tl.epochs:
+    if tl is None or tl.params is None or not tl.epochs or not np.isfinite(tl.params[member]).all():
         return None
     own = tl.member(member)
     if tl.epochs[-1] >= snap.epoch:

@@ -95,6 +95,8 @@ def test_a_job_streams_and_stores_the_same_run(manager):
     assert_equals_alone(handle, CONFIG)
     record = manager.store.get(CONFIG.key)
     assert record.status == "done" and record.timelapse is not None and record.state_dict is not None
+    assert np.array_equal(record.timelapse.params, handle.snapshot.timelapse.params)   # parameters at each frame
+    assert record.timelapse.params.shape[:2] == (1, len(record.timelapse.epochs))
     assert manager.submit(CONFIG).from_cache
 
 

@@ -118,3 +118,7 @@ def test_a_paused_runs_diagram_ends_at_its_epoch():
     assert played_params(done).epochs == played.epochs                 # recorded there already: unchanged
     assert played_params(dataclasses.replace(paused, timelapse=dataclasses.replace(paused.timelapse,
                                                                                   params=None))) is None
+    diverged = paused.timelapse.params.copy()
+    diverged[0, -1, 0] = np.nan
+    assert played_params(dataclasses.replace(paused, timelapse=dataclasses.replace(paused.timelapse,
+                                                                                  params=diverged))) is None
