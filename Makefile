@@ -48,7 +48,7 @@ nginx:
 	  else echo "nginx is missing: sudo apt-get install nginx-light" >&2; exit 1; fi; }
 
 test: $(VENV)/.installed-dev chromium postgresql nginx
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 test-fast: $(VENV)/.installed-dev postgresql
 	$(BIN)/python -m pytest -m "not browser and not slow"

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .plots import _axis, _fast_figure, _layout, _thin, class_color, log_ticks
+from .plots import _axis, _f32, _fast_figure, _layout, _thin, class_color, log_ticks
 
 SATURATED_COLOR, DEAD_COLOR = class_color(1), class_color(4)
 
@@ -51,7 +51,7 @@ def gradient_flow(grad_norm: np.ndarray | None, *, epochs: int, saturated: np.nd
     if norms.shape[0]:
         x, v = _thin(norms.T)
         for layer, (name, color) in enumerate(zip(layer_names(n_layers), layer_colors(n_layers))):
-            data.append({"type": "scatter", "x": x, "y": v[layer], "mode": "lines", "name": name,
+            data.append({"type": "scatter", "x": x, "y": _f32(v[layer]), "mode": "lines", "name": name,
                          "line": {"color": color, "width": 2}, "xaxis": "x", "yaxis": "y",
                          "hovertemplate": f"{name} · epoch %{{x}}: %{{y:.3g}}<extra></extra>"})
     else:

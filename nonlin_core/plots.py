@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 CLASS_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#dc2626", "#7c3aed", "#ca8a04", "#0891b2", "#db2777",
                 "#4b5563", "#65a30d")
 MODEL_COLORS = ("#1d4ed8", "#c2410c", "#15803d", "#7e22ce", "#0e7490", "#a16207")
-MAX_CURVE_POINTS = 1500
+MAX_CURVE_POINTS = 500     # a panel is at most ~600 px wide: more points draw nothing more, but cost bytes and time
 
 
 def class_color(k: int) -> str:
@@ -134,14 +134,19 @@ def _border_lines(xs, ys, probs: np.ndarray) -> list[dict]:
              "contours": {"start": level, "end": level, "size": 1.0, "coloring": "none"}} for z in fields]
 
 
-def _thin(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(K, T) history -> epochs 1..T and values, strided to at most MAX_CURVE_POINTS."""
+def _thin(values: np.ndarray, points: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(K, T) history -> epochs 1..T and values, strided to at most `points` (and the last epoch)."""
     T = values.shape[1]
-    step = max(1, -(-T // MAX_CURVE_POINTS))
+    step = max(1, -(-T // points))
     idx = np.arange(0, T, step)
     if T and idx[-1] != T - 1:
         idx = np.append(idx, T - 1)
     return idx + 1, values[:, idx]
+
+
+def _f32(values: np.ndarray) -> np.ndarray:
+    """Plotted values as float32: half the bytes of float64 on the wire, 7 digits, more than any axis shows."""
+    return np.asarray(values, dtype=np.float32)
 
 
 METRIC_TITLES = {"loss": "Loss", "acc": "Accuracy"}
@@ -155,9 +160,23 @@ def log_ticks(values: list[np.ndarray], *, max_ticks: int = 8) -> list[float]:
     lo, hi = (np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))) if v.size else (-1.0, 0.0)
     decades = np.arange(lo, max(hi, lo + 1) + 1)
     if 3 * len(decades) <= max_ticks + 2:
-        return [float(m * 10.0 ** d) for d in decades for m in (1, 2, 5)]
+        ticks = [float(m * 10.0 ** d) for d in decades for m in (1, 2, 5)]
+        if v.size and sum(v.min() <= t <= v.max() for t in ticks) < 2:      # e.g. a loss from 0.69 to 0.57
+            ticks = sorted(set(ticks) | set(_linear_ticks(float(v.min()), float(v.max()))))
+        return ticks
     step = int(np.ceil(len(decades) / max_ticks))
     return [float(10.0 ** d) for d in decades[::step]]
+
+
+def _linear_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round ticks (a 1-2-5 step) inside [lo, hi], about `count` of them: a narrow log axis still gets labels."""
+    if hi <= lo:
+        return [float(f"{lo:.3g}")]
+    raw = (hi - lo) / count
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = np.ceil(lo / step) * step
+    return [float(f"{t:.6g}") for t in np.arange(first, hi + step * 1e-9, step)]
 
 
 def seed_band(v: np.ndarray, *, log: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -217,10 +236,10 @@ def curves(series: list[tuple[str, dict[str, np.ndarray]]], *, epochs: int, metr
                 mean, low, high = seed_band(v, log=metric == "loss")
                 if low is not None:
                     data.append({"type": "scatter", "x": np.concatenate([x, x[::-1]]),
-                                 "y": np.concatenate([high, low[::-1]]), "fill": "toself",
+                                 "y": _f32(np.concatenate([high, low[::-1]])), "fill": "toself",
                                  "fillcolor": tint(color, 0.75), "line": {"width": 0}, "hoverinfo": "skip",
                                  "showlegend": False, "legendgroup": name, **axes})
-                data.append({"type": "scatter", "x": x, "y": mean, "mode": "lines", "name": name, "legendgroup": name,
+                data.append({"type": "scatter", "x": x, "y": _f32(mean), "mode": "lines", "name": name, "legendgroup": name,
                              "showlegend": p == 0, "line": {"color": color, "dash": dash, "width": 2}, **axes})
     return _fast_figure(data, layout)
 

@@ -1,34 +1,38 @@
 """The curves' cursor: while the boundary's time-lapse plays or is scrubbed in the browser, a vertical line on
 the loss and accuracy curves marks the shown epoch. A small script in the page follows the slider's label
 ("epoch N · test acc … · test loss …", the metrics at that epoch) and places the line with the curves' own axes,
-so playing and scrubbing still cost no server message. Without a slider (a run training live) there is no line:
-the curves end at the shown epoch."""
+so playing and scrubbing still cost no server message. The Compare page's curves follow its all-models player.
+Without a slider (a run training live) there is no line: the curves end at the shown epoch."""
 from __future__ import annotations
+
+import json
 
 import streamlit as st
 
-BOUNDARY = ".st-key-boundary .js-plotly-plot"
-CURVES = ".st-key-curves .js-plotly-plot"
+# (the time-lapse whose slider gives the epoch, the curves that show it): the Playground's and the Compare page's
+PAIRS = [(".st-key-boundary .js-plotly-plot", ".st-key-curves .js-plotly-plot"),
+         (".st-key-cmp_timelapse .js-plotly-plot", ".st-key-cmp_curves .js-plotly-plot")]
 
 # one loop per page (the flag): on every animation frame, cheap reads; the line moves only when the epoch, the
 # curves' size or the chart itself changed (a redraw or a resize)
 SCRIPT = """<script>(() => {
   if (window.__nonlinCursor) return;
   window.__nonlinCursor = true;
-  let drawn = '';
-  const place = () => {
-    const gd = document.querySelector('BOUNDARY');
+  const drawnFor = {};
+  const place = () => { PAIRS.forEach(([b, c]) => placeFor(b, c)); requestAnimationFrame(place); };
+  const placeFor = (BOUNDARY, CURVES) => {
+    const gd = document.querySelector(BOUNDARY);
     const label = gd && gd.querySelector('.slider-group > .slider-label');
     const found = label && /^epoch (\\d+)/.exec(label.textContent || '');
-    const cg = document.querySelector('CURVES');
+    const cg = document.querySelector(CURVES);
     const fl = cg && cg._fullLayout;
     const box = cg && cg.querySelector('.svg-container');
-    if (!box || !fl) { requestAnimationFrame(place); return; }
+    if (!box || !fl) return;
     const epoch = found ? +found[1] : null;
     const lines = box.querySelectorAll('.nonlin-cursor');
     const state = [epoch, fl.width, fl.height, lines.length].join(':');
-    if (state !== drawn) {
-      drawn = state;
+    if (state !== drawnFor[CURVES]) {
+      drawnFor[CURVES] = state;
       ['', '2'].forEach((suffix, i) => {
         const xa = fl['xaxis' + suffix], ya = fl['yaxis' + suffix];
         if (!xa || !ya || !xa.l2p) return;
@@ -39,7 +43,7 @@ SCRIPT = """<script>(() => {
           line.style.cssText = 'position:absolute;width:0;border-left:2px solid rgba(17,24,39,0.55);' +
             'pointer-events:none;z-index:5';
           box.appendChild(line);
-          drawn = '';
+          drawnFor[CURVES] = '';
         }
         const range = xa.range.map(Number), x = Math.min(Math.max(epoch || 0, range[0]), range[1]);
         line.style.display = epoch === null ? 'none' : 'block';
@@ -49,10 +53,9 @@ SCRIPT = """<script>(() => {
         line.dataset.epoch = epoch === null ? '' : String(epoch);
       });
     }
-    requestAnimationFrame(place);
   };
   requestAnimationFrame(place);
-})();</script>""".replace("BOUNDARY", BOUNDARY).replace("CURVES", CURVES)
+})();</script>""".replace("PAIRS", json.dumps(PAIRS))
 
 
 def install() -> None:

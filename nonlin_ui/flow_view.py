@@ -6,6 +6,8 @@ import streamlit as st
 from nonlin_core.config import RunConfig
 from nonlin_core.flow_plots import gradient_flow
 
+from . import held
+
 CHART = {"displaylogo": False}
 CAPTION = ("Each layer's weight-gradient norm at every epoch (log axis). In deep sigmoid/tanh nets the layers "
            "near the input get far smaller gradients than the output layer (vanishing gradients): saturated "
@@ -20,9 +22,9 @@ def panel(snap, config: RunConfig, large: bool) -> None:
     if norms is None or not len(norms):
         st.caption(NOT_STORED if snap is not None and snap.done and snap.grad_norm is None else NOT_YET)
         return
-    fig = gradient_flow(norms, epochs=config.epochs, large=large, uirevision=f"flow-{config.key}",
-                        saturated=None if snap.saturated is None else snap.saturated[0],
-                        dead=None if snap.dead is None else snap.dead[0])
+    fig = held.held("flow", config.key, not snap.done, lambda: gradient_flow(
+        norms, epochs=config.epochs, large=large, uirevision=f"flow-{config.key}",
+        saturated=None if snap.saturated is None else snap.saturated[0], dead=None if snap.dead is None else snap.dead[0]))
     st.markdown("**Gradient flow**")
     st.plotly_chart(fig, key="grad_flow", config=CHART)
     st.caption(CAPTION)

@@ -19,7 +19,7 @@ from nonlin_core.region_plot import region_map_figure
 from nonlin_core.regions import REGION_RESOLUTION, display_axes, region_map
 from nonlin_core.space_plot import hidden_space_figure
 
-from . import network_sync, resources
+from . import held, network_sync, resources
 
 CHART = {"displaylogo": False, "displayModeBar": False}
 VIEWS = ("Network", "Linear regions", "Hidden space")
@@ -32,6 +32,11 @@ REGIONS_CAPTION = (f"Each colour is one activation pattern (which units are on) 
                    f"{REGION_RESOLUTION} grid of the plotted plane; inside one, the network is a single linear "
                    "function. The count is a lower bound on its linear regions: regions smaller than a grid cell "
                    "are missed, and disjoint ones sharing a pattern count once (12 colours repeat).")
+HIDDEN_CAPTION = ("Each panel is what one layer makes of the plane: the data (train and test, in the class "
+                  "colours) and two families of grid lines (grey: x1 fixed, purple: x2 fixed), sent through the "
+                  "network up to that layer. Wider than 2, a layer is projected onto its two main directions (PCA "
+                  "of the data there; the share of variance kept is in the title). A good last layer has pulled "
+                  "the classes apart.")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -54,33 +59,33 @@ def current_model(snap, config: RunConfig, data: datasets.Dataset):
 
 
 def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> None:
-    """The chosen view of the run's current model."""
+    """The chosen view of the run's current model (rebuilt at most every second while it trains: held.py)."""
     choice = st.segmented_control("Inside the network", VIEWS, default=VIEWS[0], key="pg_inside") or VIEWS[0]
-    data = dataset(config)
-    model, trained = current_model(snap, config, data)
-    when = f" at epoch {snap.epoch}" if trained else " (untrained: the initial weights)"
     played = played_params(snap) if snap is not None and snap.status[0] not in LIVE else None
     if choice == "Network" and played is not None:
         network_played(played, config, large)
-    elif choice == "Network":
-        network(model, data, config, large, "Network" + when)
-    elif choice == "Linear regions":
-        regions(model, data, config, frame, large, when)
+        return
+    live = snap is not None and not snap.done
+    key = f"{choice}|{config.key}|{snap is None}"
+    kind, fig, found = held.held("inside", key, live, lambda: build(choice, snap, config, frame, large))
+    if kind == "smooth":
+        st.info(f"**{config.activation}** is smooth: its network bends everywhere and has no linear regions. "
+                "Pick none, relu or leaky_relu to see them.")
+    elif kind == "regions":
+        left, right = st.columns([3, 2], gap="medium")
+        left.plotly_chart(fig, key="regions", config=CHART)
+        with right:
+            st.metric("Linear regions in view (at least)", f"{found:,}", width="content")
+            st.caption(REGIONS_CAPTION)
     else:
-        hidden(model, data, large, "Hidden space" + when, config.key)
-
-
-def network(model, data: datasets.Dataset, config: RunConfig, large: bool, title: str) -> None:
-    view = network_view(model, data, probabilities=output_kind(config.loss))
-    st.plotly_chart(network_diagram(view, large=large, title=title, uirevision=f"network-{config.key}"),
-                    key="network", config=CHART)
-    st.caption(NETWORK_CAPTION)
+        st.plotly_chart(fig, key=kind, config=CHART)
+        st.caption(NETWORK_CAPTION if kind == "network" else HIDDEN_CAPTION)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _played_figure(config_json: str, epochs: tuple[int, ...], params_digest: str, large: bool, _params):
+def _played_figure(config_json: str, epochs: tuple[int, ...], params_digest: str, large: bool, _played):
     config = RunConfig.from_dict(json.loads(config_json))
-    views = timelapse_views(config, dataset(config), _params)
+    views = timelapse_views(config, dataset(config), _played)
     return network_timelapse(views, list(epochs), large=large, uirevision=f"network-{config.key}")
 
 
@@ -93,36 +98,26 @@ def network_played(played, config: RunConfig, large: bool) -> None:
     network_sync.install()
 
 
-def regions(model, data: datasets.Dataset, config: RunConfig, frame: inspection.BoundaryFrame, large: bool,
-            when: str) -> None:
-    found = region_map(model, config.activation, data)
-    if found is None:
-        st.info(f"**{config.activation}** is smooth: its network bends everywhere and has no linear regions. "
-                "Pick none, relu or leaky_relu to see them.")
-        return
-    xs, ys = display_axes(found, data)
-    left, right = st.columns([3, 2], gap="medium")
-    with left:
+def build(choice: str, snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool):
+    """(kind, figure, region count) of the chosen view: kind is network, regions, smooth or hidden."""
+    data = dataset(config)
+    model, trained = current_model(snap, config, data)
+    when = f" at epoch {snap.epoch}" if trained else " (untrained: the initial weights)"
+    if choice == "Network":
+        view = network_view(model, data, probabilities=output_kind(config.loss))
+        return "network", network_diagram(view, large=large, title="Network" + when,
+                                          uirevision=f"network-{config.key}"), None
+    if choice == "Linear regions":
+        found = region_map(model, config.activation, data)
+        if found is None:
+            return "smooth", None, None
+        xs, ys = display_axes(found, data)
         fig = region_map_figure(found, xs, ys, X=frame.X_train, y=frame.y_train, class_names=frame.class_names,
                                 axis_titles=frame.axis_titles, equal_aspect=frame.n_features == 2 and
                                 config.dataset != "csv", large=large, title="Linear regions" + when,
                                 uirevision=f"regions-{config.key}")
-        st.plotly_chart(fig, key="regions", config=CHART)
-    with right:
-        st.metric("Linear regions in view (at least)", f"{found.count:,}", width="content")
-        st.caption(REGIONS_CAPTION)
-
-
-HIDDEN_CAPTION = ("Each panel is what one layer makes of the plane: the data (train and test, in the class "
-                  "colours) and two families of grid lines (grey: x1 fixed, purple: x2 fixed), sent through the "
-                  "network up to that layer. Wider than 2, a layer is projected onto its two main directions (PCA "
-                  "of the data there; the share of variance kept is in the title). A good last layer has pulled "
-                  "the classes apart.")
-
-
-def hidden(model, data: datasets.Dataset, large: bool, title: str, key: str) -> None:
+        return "regions", fig, found.count
     spaces = hidden_spaces(model, data)
     y = np.concatenate([data.y_train, data.y_test])
-    st.plotly_chart(hidden_space_figure(spaces, y, data.class_names, large=large, title=title,
-                                        uirevision=f"hidden-{key}"), key="hidden", config=CHART)
-    st.caption(HIDDEN_CAPTION)
+    return "hidden", hidden_space_figure(spaces, y, data.class_names, large=large, title="Hidden space" + when,
+                                         uirevision=f"hidden-{config.key}"), None

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .cursor import BOUNDARY
-
+BOUNDARY = ".st-key-boundary .js-plotly-plot"
 NETWORK = ".st-key-network .js-plotly-plot"
 
 # one loop per page (the flag); the diagram is animated only when the epoch to show changed, or after a rerun

@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import cursor, downloads, flow_view, inside, pace, resources, runs
+from . import cursor, downloads, flow_view, held, inside, pace, resources, runs
 
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
@@ -77,12 +77,12 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
                 boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
                          height=height, title="Decision boundary")
             elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
-                timelapse = playback.with_latest(snap.timelapse, snap.grid, snap.epoch)
                 replay = pace.replay_from(h)
-                fig = playback.boundary_timelapse(frame, timelapse, config=config, large=large, index=replay,
-                                                  title="Decision boundary", history=snap.history,
-                                                  autoplay=h.key if replay is not None else None,
-                                                  height=PROJECTOR_HEIGHTS["timelapse"] if large else 460)
+                fig = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}", lambda: (
+                    playback.boundary_timelapse(frame, playback.with_latest(snap.timelapse, snap.grid, snap.epoch),
+                                                config=config, large=large, index=replay, title="Decision boundary",
+                                                history=snap.history, autoplay=h.key if replay is not None else None,
+                                                height=PROJECTOR_HEIGHTS["timelapse"] if large else 460)))
                 st.plotly_chart(fig, key="boundary", config=CHART)
                 if replay is not None:
                     pace.autoplay(h)
@@ -159,6 +159,7 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
                                      height=320), key="cmp_curves", config=CHART)
 
     runs.live(handle, draw)
+    cursor.install()
     snap = handle.snapshot if handle is not None and handle.finished else None
     if snap is None or not snap.final:
         return

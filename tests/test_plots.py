@@ -141,6 +141,9 @@ def test_log_ticks_fit_the_data():
     wide = plots.log_ticks([np.array([1e-6, np.nan, 3.0]), np.array([0.0, -1.0])])
     assert len(wide) <= 8 and wide[0] <= 1e-6 and wide[-1] >= 3.0 and all(np.log10(t).is_integer() for t in wide)
     assert plots.log_ticks([np.zeros((1, 0))]) == [0.1, 0.2, 0.5, 1.0, 2.0, 5.0]
+    narrow = plots.log_ticks([np.array([0.693, 0.65, 0.571])])      # a short run's loss: between two 1-2-5 ticks
+    inside = [t for t in narrow if 0.571 <= t <= 0.693]
+    assert len(inside) >= 2 and all(f"{t:g}" == str(t) for t in inside), narrow
 
 
 def test_boundary_title_and_legend_get_lines_of_their_own_and_small_multiples_drop_the_key():

@@ -163,9 +163,13 @@ def test_compare_and_activations_pages(page, server):
     page.mouse.click(rail["x"] + 1, rail["y"] + rail["height"] / 2)
     page.wait_for_function(f"(last) => ({panels})().every((z, m) => z !== last[m])", arg=last, timeout=30_000)
     first = page.evaluate(panels)
+    # the curves' cursor follows the all-models player: at the slider's start, then on with Play
+    cursors = "() => Array.from(document.querySelectorAll('.st-key-cmp_curves .nonlin-cursor')).map((l) => l.dataset.epoch)"
+    page.wait_for_function(f"() => {{ const e = ({cursors})(); return e.length === 2 && e.every((x) => x === '0'); }}")
     played = time.monotonic()
     page.locator(".st-key-cmp_timelapse .updatemenu-button").filter(has_text="Play").first.click()
     page.wait_for_function(f"(first) => ({panels})().every((z, m) => z !== first[m])", arg=first, timeout=30_000)
+    page.wait_for_function(f"() => ({cursors})().every((x) => x !== '0')", timeout=30_000)
     assert not [t for t in received if t >= played]         # playing costs the server nothing
     text = page.inner_text("[data-testid='stMain']")
     assert "none — a straight line" in text and "relu — bends" in text

@@ -1,0 +1,43 @@
+"""Slow views held between live redraws: while a run trains, the page redraws its boundary and curves every
+0.3 s, but the network diagram, the linear regions, the hidden space and the gradient flow are rebuilt at most
+every HOLD_SECONDS. In between, the same figure object is drawn again: it serialises to the same message, which
+Streamlit sends as a reference to the browser's cached copy (a hash, not the figure), so a live redraw carries the
+boundary and the curves alone, and the server skips the diagram's forward passes."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+HOLD_SECONDS = 2.0
+
+
+def held(name: str, key: str, live: bool, build: Callable[[], T], seconds: float | None = None) -> T:
+    """build() for this view, or, while live and the same key, the one built less than `seconds` (default
+    HOLD_SECONDS) ago."""
+    seconds = HOLD_SECONDS if seconds is None else seconds
+    views = st.session_state.setdefault("held_views", {})
+    now = time.monotonic()
+    entry = views.get(name)
+    if live and entry is not None and entry[0] == key and now - entry[1] < seconds:
+        return entry[2]
+    value = build()
+    views[name] = (key, now, value)
+    return value
+
+
+MEMO_SIZE = 6       # finished runs' figures kept per session: going back to one is not rebuilt
+
+
+def memo(name: str, key: str, build: Callable[[], T]) -> T:
+    """build() once per key (a finished run's figure: it never changes), the newest MEMO_SIZE kept per session."""
+    memos = st.session_state.setdefault("memo_views", {})
+    entry = memos.pop((name, key), None)
+    value = entry if entry is not None else build()
+    memos[(name, key)] = value                  # newest last
+    while len(memos) > MEMO_SIZE:
+        memos.pop(next(iter(memos)))
+    return value

@@ -1,0 +1,66 @@
+"""What a live redraw of the Playground costs: the slow views (network diagram,
+gradient flow) held between redraws so a redraw sends the boundary and the curves alone, and their size."""
+from __future__ import annotations
+
+import pytest
+
+from nonlin_core import inspection, playback, plots
+from nonlin_core.config import RunConfig
+from nonlin_core.training import METRICS, Trainer
+from nonlin_ui import held
+from tests.test_pages_inside import charts
+
+LIVE_BUDGET = 60_000          # issue 9: each live update at most 60 KB over the socket
+
+
+def test_a_live_redraw_of_a_long_run_fits_the_budget_with_the_slow_views_held():
+    config = RunConfig(epochs=2000, batch_size=256, seed=4)
+    snaps = Trainer(config).steps(grid=True, grid_resolution=60, snapshot_every=1900, snapshot_seconds=1e9)
+    snap = next(s for s in snaps if s.epoch >= 1900)
+    frame = inspection.boundary_frame(Trainer(config).data, resolution=60)
+    boundary = playback.live_boundary(frame, snap.grid[0], config=config, epoch=snap.epoch, large=False,
+                                      title="Decision boundary", height=460, legend=True)
+    history = {m: snap.history[m][0:1] for m in METRICS}
+    curves = plots.curves([("", history)], epochs=config.epochs, uirevision=f"curves-{config.key}")
+    assert len(curves.data[0].x) <= plots.MAX_CURVE_POINTS + 1 and curves.data[0].x[-1] == snap.epoch
+    size = len(boundary.to_json()) + len(curves.to_json())
+    assert size <= LIVE_BUDGET, f"{size} bytes"
+
+
+@pytest.mark.parametrize("hold", [60.0, 0.0])
+def test_the_network_and_gradient_flow_are_held_between_live_redraws(app, monkeypatch, hold):
+    monkeypatch.setattr(held, "HOLD_SECONDS", hold)
+    at = app(query=RunConfig(epochs=20000, batch_size=64, seed=5).to_query())
+    at.button(key="btn_pg_train").click().run()
+    handle = next(iter(at.session_state["handles"].values()))
+    try:
+        handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.grad_norm is not None
+                          and h.snapshot.epoch >= 2, 60)
+        at.run()
+        first = charts(at)
+        epoch = handle.snapshot.epoch
+        handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.epoch > epoch + 2, 60)
+        at.run()
+        second = charts(at)
+        assert not handle.finished, "the run ended: make it longer"
+        assert first["boundary"] != second["boundary"]              # the boundary follows the run
+        same = [first[k] == second[k] for k in ("network", "grad_flow")]
+        assert same == ([True, True] if hold else [False, False])
+    finally:
+        handle.cancel()
+        handle.wait(10)
+
+
+def test_a_finished_runs_time_lapse_is_built_once_per_session(app, monkeypatch):
+    from nonlin_ui import views
+    built, original = [], views.playback.boundary_timelapse
+    monkeypatch.setattr(views.playback, "boundary_timelapse", lambda *a, **k: built.append(1) or original(*a, **k))
+    at = app(query=RunConfig(epochs=30, seed=6).to_query())
+    at.button(key="btn_pg_train").click().run()
+    handle = next(iter(at.session_state["handles"].values()))
+    assert handle.wait(60)
+    at.run()
+    first = charts(at)["boundary"]
+    at.run()
+    at.run()
+    assert len(built) == 1 and charts(at)["boundary"] == first and len(first["frames"]) > 10
