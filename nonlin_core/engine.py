@@ -25,7 +25,7 @@ from .optim import flat_optimizer
 from .regions import REGION_RESOLUTION, count_regions, piecewise_linear
 from .shuffles import SHUFFLES
 from .snapshot import Snapshot
-from .timelapse import Recorder
+from .timelapse import TIMELAPSE_MAX_PARAMS, Recorder
 
 aten = torch.ops.aten
 
@@ -146,7 +146,9 @@ class BatchRun:
         self.epoch = 0
         self.recorder = None
         if self.timelapse:
-            self.recorder = Recorder(c0.epochs, K, output_width(c0.loss, self.data.n_classes), self.G)
+            P = self.net.params.shape[1]
+            self.recorder = Recorder(c0.epochs, K, output_width(c0.loss, self.data.n_classes), self.G,
+                                     n_params=P if P <= TIMELAPSE_MAX_PARAMS else 0)
             self.record()
 
     def forward(self, A: Tensor, keep: bool = True):
@@ -300,10 +302,11 @@ class BatchRun:
         return self.lossfn.probs(Zg, 1)
 
     def record(self) -> None:
-        """This epoch's time-lapse frame, quantised here as timelapse.quantise does (NaN -> 128)."""
+        """This epoch's time-lapse frame, quantised here as timelapse.quantise does (NaN -> 128), and parameters."""
         p = self.grid_probs()[:, -self.recorder.buf.shape[2]:]   # bce: P(class 1) alone
         q = torch.nan_to_num(p, nan=0.5).mul_(255).round_().clamp_(0, 255).to(torch.uint8)
-        self.recorder.add(self.epoch, q.reshape(self.K, p.shape[1], self.G, self.G).cpu().numpy())
+        params = self.net.params.to("cpu", torch.float32).numpy() if self.recorder.params is not None else None
+        self.recorder.add(self.epoch, q.reshape(self.K, p.shape[1], self.G, self.G).cpu().numpy(), params)
 
     def check_divergence(self, upto: int) -> None:
         if not upto:

@@ -19,13 +19,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 from .config import ConfigError, RunConfig
 from .control import RunControl
 from .errors import DataError
 from .snapshot import Snapshot
-from .timelapse import Timelapse
 
 DEFAULT_EXECUTOR = "threads"
 ROOT = Path(__file__).resolve().parents[1]            # the folder holding nonlin_core (a checkout or site-packages)
@@ -105,7 +102,7 @@ class NewFrames:
         if tl is None or snap.done or "paused" in snap.status or len(tl.epochs) < self.sent:
             self.sent = 0 if tl is None else len(tl.epochs)
             return snap, False
-        part = Timelapse(list(tl.epochs[self.sent:]), tl.frames[:, self.sent:])
+        part = tl.since(self.sent)                  # parameters at those frames too, when recorded
         self.sent = len(tl.epochs)
         return dataclasses.replace(snap, timelapse=part), True
 
@@ -114,7 +111,7 @@ class NewFrames:
         if not partial or self.frames is None or tl is None:
             self.frames = tl
             return snap
-        self.frames = Timelapse(self.frames.epochs + list(tl.epochs), np.concatenate([self.frames.frames, tl.frames], 1))
+        self.frames = self.frames.extended(tl)
         return dataclasses.replace(snap, timelapse=self.frames)
 
 

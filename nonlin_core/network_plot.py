@@ -109,9 +109,10 @@ def unit_positions(view: NetworkView) -> tuple[list[float], list[np.ndarray], fl
     return xs, ys, half
 
 
-def _edge_traces(view: NetworkView, xs: list[float], ys: list[np.ndarray]) -> list[dict]:
+def _edge_traces(view: NetworkView, xs: list[float], ys: list[np.ndarray], every_bin: bool = False) -> list[dict]:
     """Edges in WIDTH_BINS widths per sign (a line trace each) and one trace of hover points at their middles
-    (customdata: weight, layer it enters, unit it leaves, unit it enters; numbers, so the payload stays small)."""
+    (customdata: weight, layer it enters, unit it leaves, unit it enters; numbers, so the payload stays small).
+    every_bin: a trace for every width and sign, empty or not (animation frames replace them by position)."""
     top = max((float(np.abs(w).max()) for w in view.weights if w.size), default=0.0) or 1.0
     parts = []
     for layer, w in enumerate(view.weights):
@@ -127,7 +128,7 @@ def _edge_traces(view: NetworkView, xs: list[float], ys: list[np.ndarray]) -> li
     for positive in (False, True):
         for b in range(WIDTH_BINS):
             pick = ((weight >= 0) == positive) & (width_bin == b) & (weight != 0)
-            if not pick.any():
+            if not pick.any() and not every_bin:
                 continue
             r, g, bl = POSITIVE if positive else NEGATIVE
             traces.append({"type": "scatter", "mode": "lines", "hoverinfo": "skip", "showlegend": False,
@@ -144,7 +145,21 @@ def _edge_traces(view: NetworkView, xs: list[float], ys: list[np.ndarray]) -> li
     return traces
 
 
-def _unit_hover(view: NetworkView, layer: int, unit: int) -> str:
+def layer_images(view: NetworkView, xs: list[float], ys: list[np.ndarray], encode=None) -> list[dict]:
+    """Layout images, one per layer: its thumbnail strip (a PNG, by `encode`: png_data_uri unless given) over its
+    units' squares."""
+    images, encode = [], encode or png_data_uri
+    for layer in range(len(view.thumbs)):
+        top = ys[layer][0] + THUMB / 2
+        images.append({"source": encode(layer_strip(view, layer)), "xref": "x", "yref": "y",
+                       "x": xs[layer] - THUMB / 2, "y": top, "sizex": THUMB, "sizey": top - (ys[layer][-1] - THUMB / 2),
+                       "sizing": "stretch", "layer": "above", "xanchor": "left", "yanchor": "top",
+                       "name": f"layer {layer}"})
+    return images
+
+
+def unit_hover(view: NetworkView, layer: int, unit: int) -> str:
+    """A unit's hover text: its layer and name, active share (z > 0) and output range over the plane."""
     values = view.thumbs[layer][unit]
     head = f"{view.names[layer]} · {view.unit_names[layer][unit]}"
     share = view.active[layer]
@@ -153,20 +168,16 @@ def _unit_hover(view: NetworkView, layer: int, unit: int) -> str:
 
 
 def network_diagram(view: NetworkView, *, large: bool = False, height: int | None = None, title: str = "",
-                    uirevision: str = "network") -> go.Figure:
-    """Inputs -> hidden units -> outputs, each unit a thumbnail of its output over the plotted plane."""
+                    uirevision: str = "network", every_bin: bool = False) -> go.Figure:
+    """Inputs -> hidden units -> outputs, each unit a thumbnail of its output over the plotted plane
+    (every_bin: all 2 x WIDTH_BINS edge traces, empty ones too, as animation frames need)."""
     xs, ys, half = unit_positions(view)
-    images, hx, hy, htext, fx, fy = [], [], [], [], [], []
+    images, hx, hy, htext, fx, fy = layer_images(view, xs, ys), [], [], [], [], []
     for layer in range(len(view.thumbs)):
-        top = ys[layer][0] + THUMB / 2
-        images.append({"source": png_data_uri(layer_strip(view, layer)), "xref": "x", "yref": "y",
-                       "x": xs[layer] - THUMB / 2, "y": top, "sizex": THUMB, "sizey": top - (ys[layer][-1] - THUMB / 2),
-                       "sizing": "stretch", "layer": "above", "xanchor": "left", "yanchor": "top",
-                       "name": f"layer {layer}"})
         for unit, y in enumerate(ys[layer]):
             hx.append(xs[layer])
             hy.append(y)
-            htext.append(_unit_hover(view, layer, unit))
+            htext.append(unit_hover(view, layer, unit))
             x0, y0 = xs[layer] - THUMB / 2, y - THUMB / 2        # a white (all-zero) unit still shows its square
             fx += [x0, x0 + THUMB, x0 + THUMB, x0, x0, np.nan]
             fy += [y0, y0, y0 + THUMB, y0 + THUMB, y0, np.nan]
@@ -197,4 +208,4 @@ def network_diagram(view: NetworkView, *, large: bool = False, height: int | Non
                   yaxis={"visible": False, "range": [-half, half + 0.6], "scaleanchor": "x", "scaleratio": 1,
                          "fixedrange": True},
                   meta={"figure": "network", "layers": len(xs)})
-    return _fast_figure([*_edge_traces(view, xs, ys), frames, units], layout)
+    return _fast_figure([*_edge_traces(view, xs, ys, every_bin), frames, units], layout)

@@ -42,8 +42,7 @@ class Snapshot:
         """Members start..stop-1 alone, as a snapshot of stop - start members."""
         def pick(x):
             return None if x is None else x[start:stop]
-        timelapse = None if self.timelapse is None else Timelapse(list(self.timelapse.epochs),
-                                                                  self.timelapse.frames[start:stop])
+        timelapse = None if self.timelapse is None else self.timelapse.members(start, stop)
         return dataclasses.replace(self, history={m: v[start:stop] for m, v in self.history.items()},
                                    status=self.status[start:stop], messages=self.messages[start:stop],
                                    grid=pick(self.grid), final=pick(self.final), state_dicts=pick(self.state_dicts),

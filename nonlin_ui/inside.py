@@ -2,6 +2,7 @@
 linear-region map, redrawn live from the run's latest snapshot."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -12,15 +13,17 @@ from nonlin_core.config import RunConfig
 from nonlin_core.hidden_space import hidden_spaces
 from nonlin_core.models import build_mlp, output_width
 from nonlin_core.network import network_view, output_kind, snapshot_model
+from nonlin_core.network_playback import network_timelapse, played_params, timelapse_views
 from nonlin_core.network_plot import network_diagram
 from nonlin_core.region_plot import region_map_figure
 from nonlin_core.regions import REGION_RESOLUTION, display_axes, region_map
 from nonlin_core.space_plot import hidden_space_figure
 
-from . import held, resources
+from . import held, network_sync, resources
 
 CHART = {"displaylogo": False, "displayModeBar": False}
 VIEWS = ("Network", "Linear regions", "Hidden space")
+LIVE = ("queued", "running")       # a run in these draws its current model; paused or ended, its time-lapse
 NETWORK_CAPTION = ("Each square is a unit: its output over the plotted plane (blue above 0, orange below, white 0; "
                    "outputs in the class colours). Lines are weights: blue positive, orange negative, thicker = "
                    "larger |weight|. Hover a unit for the share of the data where it is active (z > 0), a line's "
@@ -58,6 +61,10 @@ def current_model(snap, config: RunConfig, data: datasets.Dataset):
 def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> None:
     """The chosen view of the run's current model (rebuilt at most every second while it trains: held.py)."""
     choice = st.segmented_control("Inside the network", VIEWS, default=VIEWS[0], key="pg_inside") or VIEWS[0]
+    played = played_params(snap) if snap is not None and snap.status[0] not in LIVE else None
+    if choice == "Network" and played is not None:
+        network_played(played, config, large)
+        return
     live = snap is not None and not snap.done
     key = f"{choice}|{config.key}|{snap is None}"
     kind, fig, found = held.held("inside", key, live, lambda: build(choice, snap, config, frame, large))
@@ -73,6 +80,22 @@ def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool)
     else:
         st.plotly_chart(fig, key=kind, config=CHART)
         st.caption(NETWORK_CAPTION if kind == "network" else HIDDEN_CAPTION)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _played_figure(config_json: str, epochs: tuple[int, ...], params_digest: str, large: bool, _played):
+    config = RunConfig.from_dict(json.loads(config_json))
+    views = timelapse_views(config, dataset(config), _played)
+    return network_timelapse(views, list(epochs), large=large, uirevision=f"network-{config.key}")
+
+
+def network_played(played, config: RunConfig, large: bool) -> None:
+    """A paused or finished run: the diagram at every recorded epoch, shown at the boundary's (network_sync)."""
+    digest = hashlib.sha1(played.params.tobytes()).hexdigest()
+    fig = _played_figure(config.to_json(), tuple(played.epochs), digest, large, played)
+    st.plotly_chart(fig, key="network", config=CHART)
+    st.caption(NETWORK_CAPTION + " It shows the epoch of the boundary's slider as you scrub or play it.")
+    network_sync.install()
 
 
 def build(choice: str, snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool):

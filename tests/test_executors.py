@@ -95,6 +95,8 @@ def test_a_job_streams_and_stores_the_same_run(manager):
     assert_equals_alone(handle, CONFIG)
     record = manager.store.get(CONFIG.key)
     assert record.status == "done" and record.timelapse is not None and record.state_dict is not None
+    assert np.array_equal(record.timelapse.params, handle.snapshot.timelapse.params)   # parameters at each frame
+    assert record.timelapse.params.shape[:2] == (1, len(record.timelapse.epochs))
     assert manager.submit(CONFIG).from_cache
 
 
@@ -226,7 +228,8 @@ def test_sweep_on_ray_gives_the_same_results(ray_address, capsys, monkeypatch):
 
 
 def test_running_snapshots_from_a_worker_process_carry_the_time_lapse_so_far(processes_executor):
-    """Watchable pace draws recorded frames while a run trains: the pipe carries only new frames, joined again."""
+    """Watchable pace draws recorded frames while a run trains: the pipe carries only new frames (and their
+    parameters), joined again."""
     from nonlin_core.control import RunControl
     from nonlin_core.executors import TrainSpec, train_here
 
@@ -241,4 +244,5 @@ def test_running_snapshots_from_a_worker_process_carry_the_time_lapse_so_far(pro
     for epoch, tl in running:        # each is a prefix of the whole recording, frames included
         n = len(tl.epochs)
         assert tl.epochs == final.epochs[:n] and np.array_equal(tl.frames, final.frames[:, :n])
+        assert np.array_equal(tl.params, final.params[:, :n])       # and the parameters at those frames
     assert len(running[-1][1].epochs) > len(running[0][1].epochs)

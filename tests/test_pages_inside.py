@@ -89,3 +89,17 @@ def test_a_finished_run_draws_its_gradient_flow(app):
     names = [t["name"] for t in flow["data"]]
     assert names[:3] == ["→ h1", "→ h2", "→ out"] and {"saturated", "dead"} <= set(names)
     assert any("vanishing gradients" in c.value for c in at.caption)
+
+
+def test_a_finished_runs_diagram_carries_a_frame_per_recorded_epoch(app):
+    at = app(query={"epochs": "50", "hidden_layers": "6,4", "activation": "tanh"})
+    before = charts(at)["network"]
+    assert not before.get("frames") and "untrained" in before["layout"]["title"]["text"]
+    at.button(key="btn_pg_train").click().run()
+    assert wait_for_end(at).startswith("Done")
+    network = charts(at)["network"]
+    epochs = network["layout"]["meta"]["epochs"]
+    assert network["layout"]["meta"]["timelapse"] and epochs == list(range(51))     # a short run: every epoch
+    assert [f["name"] for f in network["frames"]] == [str(e) for e in epochs]
+    assert "Network at epoch 50" in network["layout"]["title"]["text"]
+    assert any("scrub or play" in c.value for c in at.caption)
