@@ -15,6 +15,14 @@ from . import cursor, downloads, field_frames, flow_view, held, inside, pace, re
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
 DIM_OPACITY = 0.35
+# below ~1150 px of window (1024×768 with the sidebar open) the boundary's 3/5 column left the plot a stamp beside
+# its legend and colour bar: there the curves go under the boundary, both the main column's full width
+NARROW_CSS = """<style>
+@media (max-width: 1150px) {
+  .st-key-pg_charts [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  .st-key-pg_charts [data-testid="stColumn"] { flex: 1 1 100% !important; width: 100% !important; min-width: 100%; }
+}
+</style>"""
 LIVE = ("queued", "running")      # these draw the newest frame; a paused or ended run, its scrubbable time-lapse
 SHAPE_WORDS = {
     "line": "a straight line: this model cannot bend",
@@ -71,7 +79,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         history = _history(snap, range(1))
         if paced is not None:
             history = pace.history_until(history, paced.epoch)   # the curves grow with the replayed boundary
-        left, right = st.columns([3, 2], gap="medium")
+        left, right = st.container(key="pg_charts").columns([3, 2], gap="medium")
         with left:
             if paced is not None:
                 boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
@@ -106,6 +114,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
     runs.live(handle, draw)
     cursor.install()
     field_frames.install()
+    st.html(NARROW_CSS)
     snap = handle.snapshot if handle is not None and handle.finished else None
     final = snap.final[0] if snap is not None and snap.final else None
     if final:
