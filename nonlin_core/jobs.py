@@ -1,8 +1,8 @@
 """Job manager shared by every session: a fair queue and a bounded set of workers on an executor (threads,
 processes or Ray), dedupe by config key, runs served from the store when already finished, cancel, per-owner
 limits, a work budget and a time limit per job. A worker that frees up takes the next job in round-robin order by
-session together with the queued jobs that share its batch key: they train as one batched job (cross-session
-batching), each member's handle streaming and storing its own run."""
+session together with the queued jobs that share its merge key (merging.py): they train as one batched job
+(cross-session batching), each member's handle streaming and storing its own run."""
 from __future__ import annotations
 
 import dataclasses
@@ -21,10 +21,11 @@ from .flow import stored_history
 from .groups import Group, as_stopped, deadline_after, stopped_message
 from .handles import JobHandle, SweepHandle, batch_handle_key
 from .limits import max_job_seconds, pause_seconds
+from .merging import merge_key
 from .queueing import FairQueue
 from .replay import snapshot_from_records
 from .store import FINISHED, RunRecord, RunStore, heartbeat_seconds, history_lists
-from .training import METRICS, Snapshot, batch_key, check_batch
+from .training import METRICS, Snapshot, check_batch
 
 
 def _env_int(name: str, default: int) -> int:
@@ -95,7 +96,7 @@ class JobManager:
             self._check_caps(owner)
             handle = JobHandle(list(configs), key, owner=owner, time_limit=time_limit)
             self._active[key] = handle
-        self._queue.put(handle, owner, batch_key(configs[0]))
+        self._queue.put(handle, owner, merge_key(configs))
         return handle
 
     def submit_sweep(self, groups: list[list[RunConfig]], *, owner: str = "") -> SweepHandle:
