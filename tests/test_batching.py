@@ -3,6 +3,8 @@ job, each member's history equal to its own run alone (float64, 1e-6), and only 
 member's cancel or divergence touches only that member; the line is served round-robin by session."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -95,6 +97,24 @@ def test_jobs_of_different_activations_train_as_separate_jobs(manager):
     jobs = [sorted(c.seed for c in job) for job in manager.executor.jobs[1:]]
     assert jobs == [[1, 3, 5], [2, 4]]                              # one job per activation, first come first
     assert all(len({c.activation for c in job}) == 1 for job in manager.executor.jobs)
+
+
+def test_jobs_are_not_merged_while_a_worker_is_idle(store_path):
+    store = SQLiteStore(store_path)
+    manager = JobManager(store, executor=CountingExecutor(2), snapshot_seconds=0.05, grid_resolution=10)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while manager._queue.waiting < 2:                           # both workers idle, waiting for a job
+            assert time.monotonic() < deadline
+            time.sleep(0.01)                                        # polling a condition
+        with manager._queue._cond:                                  # both queued before either worker wakes
+            handles = [manager.submit(BASE.replace(seed=s), owner=f"s{s}") for s in (1, 2)]
+        for handle in handles:
+            assert handle.wait(TIMEOUT) and handle.status == "done"
+        assert sorted(len(job) for job in manager.executor.jobs) == [1, 1]   # merged, one worker would idle
+    finally:
+        manager.shutdown()
+        store.close()
 
 
 def test_the_merge_rule_is_the_batch_key_plus_the_merge_match_fields():
