@@ -1,8 +1,8 @@
 """Which queued jobs a worker trains together (cross-session batching): the one rule, in one table.
 
 Equal batch keys (same data, shape and schedule) are what the batched engine needs; MERGE_MATCH names the
-per-member fields whose values must also agree for a merged job to pay off. A job's merge key is its batch key
-plus the MERGE_MATCH values its configs use; the queue merges only jobs with equal merge keys."""
+per-member fields whose values must also agree (a policy, each entry with its reason). A job's merge key is its
+batch key plus the MERGE_MATCH values its configs use; the queue merges only jobs with equal merge keys."""
 from __future__ import annotations
 
 from collections.abc import Hashable
