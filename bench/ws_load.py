@@ -7,12 +7,14 @@ another on the Playground, driven by websocket clients instead of browsers. Run 
 The same sessions, runs, figures and exit code as bench/load_test.py, without chromium: there, on 2 CPUs, the
 renderers of 30 pages take most of the machine and their late painting is in every latency. Here a session is one
 bench.st_client.Tab: a websocket to /_stcore/stream that speaks what Streamlit's frontend speaks (see that
-module for what it mirrors). Train is a trigger_value, the next activation the pills' string_array_value. It does
-not draw, so the server's work per session is a browser's and the client's is small (its CPU is reported).
+module for what it mirrors). Train is a trigger_value; each next run is a pick of the next activation (the pills'
+string_array_value), which trains it at once (the Playground's Train on change, on by default). It does not draw,
+so the server's work per session is a browser's and the client's is small (its CPU is reported).
 
 Figures, timed with perf_counter in this process at the socket (no rendering in them):
-- Train -> first update: from sending the click's rerun until the status line (the first element in container
-  run_status) first reads otherwise than before the click: "Queued — …", "Running — epoch k / n" or "Done — …".
+- Train -> first update: from sending the click's (or the activation pick's) rerun until the status line (the
+  first element in container run_status) first reads otherwise than before the click: "Queued — …",
+  "Running — epoch k / n" or "Done — …".
 - Train -> first progress: until it reads "Running — epoch k / n" with k >= 1, or "Done" (bench/load_test.py uses
   the boundary chart's epoch; both redraw on the same 0.3 s fragment timer).
 - Train -> done: until it reads "Done".
@@ -70,19 +72,22 @@ async def session(i: int, args, base_url: str, runs: list[Run], failed: list[str
         tab = await Tab.open(base_url, urlencode(config.to_query()), timeout)
         tabs.append(tab)
         await tab.wait_for(lambda: tab.fresh(acts[0]), timeout)
+        shown = tab.config()
+        if shown is None:
+            raise ValueError(f"the page's query string is not a config: {tab.query!r}")
         for r, act in enumerate(acts):
-            if r:
-                await tab.choose(ACTIVATION_KEY, act)
-                await tab.wait_for(lambda: tab.fresh(act), timeout)
-            run, shown = WsRun(i, r), tab.config()
-            if shown is None:
-                raise ValueError(f"the page's query string is not a config: {tab.query!r}")
+            run, shown = WsRun(i, r), shown.replace(activation=act)
             run.key, run.config = shown.key, urlencode(shown.to_query())
             before, seen, first = tab.status, len(tab.errors), len(tab.samples)
-            clicked = await tab.click(TRAIN_KEY)
+            if r:       # Train on change (the Playground's default): picking the activation trains it
+                clicked = time.perf_counter()
+                await tab.choose(ACTIVATION_KEY, act)
+            else:
+                clicked = await tab.click(TRAIN_KEY)
             runs.append(run)
+            moved = lambda: any(s["status"] != before for s in tab.samples[first:])    # noqa: E731 - not the last run's end
             try:
-                run.end = await tab.wait_for(lambda: tab.end_state(seen), timeout)
+                run.end = await tab.wait_for(lambda: moved() and tab.end_state(seen), timeout)
             except (TimeoutError, ConnectionError) as exc:
                 run.end = f"no end: {exc}; page: {tab.state()}"
             run.first_update_s, run.first_progress_s, run.done_s = timings(tab.samples, clicked * 1000, before)

@@ -36,6 +36,8 @@ class TrainSpec:
     snapshot_seconds: float = 0.2
     timelapse: bool = True
     pause_seconds: float | None = None
+    store_url: str | None = None        # where a remote worker stores the job itself if its server dies (Ray)
+    time_limit: float = 0.0             # the job's time limit in s (0: none), kept by a worker that adopts it
 
 
 class Executor(Protocol):

@@ -6,9 +6,13 @@ import time
 
 import numpy as np
 
+from .config import RunConfig
 from .control import RunControl
+from .flow import stored_history
 from .handles import JobHandle
 from .snapshot import Snapshot
+from .store import RunRecord, history_lists
+from .training import METRICS
 
 
 class Group:
@@ -41,3 +45,15 @@ def as_stopped(snap: Snapshot, message: str) -> Snapshot:
     stopped = [s == "cancelled" for s in snap.status]
     return dataclasses.replace(snap, status=["stopped" if x else s for x, s in zip(stopped, snap.status)],
                                messages=[message if x else m for x, m in zip(stopped, snap.messages)])
+
+
+def member_records(configs: list[RunConfig], snap: Snapshot) -> list[RunRecord]:
+    """The run records of a (batched) job's final snapshot, one per config, as the store keeps them."""
+    records = []
+    for k, c in enumerate(configs):
+        m = snap.member(k)
+        history = stored_history(history_lists({name: m.history[name][0] for name in METRICS}), m)
+        records.append(RunRecord(c.key, c, m.status[0], m.messages[0], history, m.final[0] if m.final else None,
+                                 m.device, m.seconds, state_dict=m.state_dicts[0] if m.state_dicts else None,
+                                 timelapse=m.timelapse))
+    return records

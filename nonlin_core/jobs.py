@@ -1,8 +1,8 @@
 """Job manager shared by every session: a fair queue and a bounded set of workers on an executor (threads,
 processes or Ray), dedupe by config key, runs served from the store when already finished, cancel, per-owner
 limits, a work budget and a time limit per job. A worker that frees up takes the next job in round-robin order by
-session together with the queued jobs that share its batch key: they train as one batched job (cross-session
-batching), each member's handle streaming and storing its own run."""
+session together with the queued jobs that share its merge key (merging.py): they train as one batched job
+(cross-session batching), each member's handle streaming and storing its own run."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,18 +13,19 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from .adoption import store_location
 from .budget import check_request
 from .config import ConfigError, RunConfig
 from .errors import DataError
 from .executors import Executor, ThreadExecutor, TrainSpec, executor_from_env
-from .flow import stored_history
-from .groups import Group, as_stopped, deadline_after, stopped_message
+from .groups import Group, as_stopped, deadline_after, member_records, stopped_message
 from .handles import JobHandle, SweepHandle, batch_handle_key
 from .limits import max_job_seconds, pause_seconds
+from .merging import merge_key
 from .queueing import FairQueue
 from .replay import snapshot_from_records
-from .store import FINISHED, RunRecord, RunStore, heartbeat_seconds, history_lists
-from .training import METRICS, Snapshot, batch_key, check_batch
+from .store import FINISHED, RunRecord, RunStore, heartbeat_seconds
+from .training import Snapshot, check_batch
 
 
 def _env_int(name: str, default: int) -> int:
@@ -95,7 +96,7 @@ class JobManager:
             self._check_caps(owner)
             handle = JobHandle(list(configs), key, owner=owner, time_limit=time_limit)
             self._active[key] = handle
-        self._queue.put(handle, owner, batch_key(configs[0]))
+        self._queue.put(handle, owner, merge_key(configs))
         return handle
 
     def submit_sweep(self, groups: list[list[RunConfig]], *, owner: str = "") -> SweepHandle:
@@ -250,7 +251,8 @@ class JobManager:
         control.heartbeat = lambda: [self.store.touch(c.key) for h in group.live for c in h.configs]
         control.heartbeat_seconds = heartbeat_seconds()
         spec = TrainSpec(grid=True, grid_resolution=self.grid_resolution, snapshot_seconds=self.snapshot_seconds,
-                         timelapse=True, pause_seconds=pause_seconds())
+                         timelapse=True, pause_seconds=pause_seconds(), store_url=store_location(self.store),
+                         time_limit=time_limit)
         snap = None
         try:
             last_touch, paused_since = time.monotonic(), None
@@ -308,11 +310,8 @@ class JobManager:
                 "cancelled by the user" if s == "cancelled" and not m else m for s, m in zip(cancelled, part.messages)])
         group.live.remove(handle)
         handle.snapshot = part
-        for k, c in enumerate(handle.configs):
-            m = part.member(k)
-            self.store.finish(RunRecord(c.key, c, m.status[0], m.messages[0], stored_history(history_lists(
-                {name: m.history[name][0] for name in METRICS}), m), m.final[0] if m.final else None, m.device, m.seconds,
-                state_dict=m.state_dicts[0] if m.state_dicts else None, timelapse=m.timelapse))
+        for record in member_records(handle.configs, part):
+            self.store.finish(record)
         overall = next((s for s in ("stopped", "cancelled", "paused") if s in part.status), "done")
         msg = next((m for m in part.messages if m), "")
         self._close(handle, overall if len(handle.configs) > 1 else part.status[0], msg)

@@ -23,6 +23,7 @@ class FairQueue:
         self._cond = threading.Condition()
         self._lines: OrderedDict[str, deque[_Entry]] = OrderedDict()   # owner -> its entries; first owner serves next
         self._closed = False
+        self._waiting = 0                   # take() calls waiting for an item (idle workers)
 
     def put(self, item: Any, owner: str = "", batch_key: Hashable | None = None) -> None:
         """Queue item at the end of its owner's line (a new owner joins the rotation at its end)."""
@@ -42,19 +43,33 @@ class FairQueue:
         with self._cond:
             return [e.item for e in self._rotation()]
 
+    @property
+    def waiting(self) -> int:
+        """take() calls waiting for an item (idle workers)."""
+        with self._cond:
+            return self._waiting
+
     def __len__(self) -> int:
         with self._cond:
             return sum(len(line) for line in self._lines.values())
 
     def take(self, max_members: int = 1, joins: Callable[[Any, list[Any]], bool] = lambda item, group: True,
              timeout: float | None = None) -> list[Any] | None:
-        """The next item in fair order, then (up to max_members items in all) the queued items with its batch key
-        that joins(item, group_so_far) accepts, in fair order. None once closed and empty, or after timeout."""
+        """The next item in fair order, then the queued items with its batch key that joins(item, group_so_far)
+        accepts, in fair order: up to max_members items in all, and no more than this taker's share of the line
+        (the items queued over the takers waiting, itself included), so a merge never leaves a waiting taker
+        (an idle worker) without work. None once closed and empty, or after timeout."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._closed or self._lines, timeout):
-                return None
+            self._waiting += 1
+            try:
+                if not self._cond.wait_for(lambda: self._closed or self._lines, timeout):
+                    return None
+            finally:
+                self._waiting -= 1
             if not self._lines:
                 return None
+            share = -(-sum(len(q) for q in self._lines.values()) // (self._waiting + 1))
+            max_members = min(max_members, share)
             owner, line = next(iter(self._lines.items()))
             head = line.popleft()
             self._lines.move_to_end(owner)

@@ -1,6 +1,9 @@
 """The `ray` executor: one Ray actor per worker slot on the cluster at RAY_ADDRESS (or a local one started with
 this process when unset), warmed when created. A job trains inside its actor; the manager polls the actor for the
-newest snapshot and relays pause, step, reset and cancel to it. Needs the `ray` extra (pip install 'nonlin[ray]')."""
+newest snapshot and relays pause, step, reset and cancel to it. The actors outlive their server (detached): when
+the server dies (its `_Owner` actor dies with it) an actor that is training adopts the job — trains it to the end
+and stores it (adoption.py) — then exits, as an idle one does at once. Needs the `ray` extra (pip install
+'nonlin[ray]')."""
 from __future__ import annotations
 
 import itertools
@@ -11,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .adoption import Adoption
 from .config import ConfigError, RunConfig
 from .control import RunControl
 from .executors import TrainSpec, for_the_wire, remote_error, train_here, warm_up
@@ -18,19 +22,30 @@ from .snapshot import Snapshot
 
 POLL_SECONDS = 1.0          # a poll waits at most this long for a newer snapshot
 READY_SECONDS = 180.0       # the workers must be up and warm within this (they are placed only on a free CPU)
+OWNER_SECONDS = 1.0         # how often an actor checks that its server is alive
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Owner:
+    """Lives as long as the server that made it (a Ray actor shares its creator's fate): alive() fails after."""
+
+    def alive(self) -> bool:
+        return True
 
 
 class TrainingActor:
     """Trains one job at a time (a threaded actor: poll and control calls run beside train)."""
 
-    def __init__(self):
+    def __init__(self, owner=None):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         warm_up()
         self._cond = threading.Condition()
         self._control: RunControl | None = None
         self._snap: Snapshot | None = None
         self._job, self._count, self._error, self._over = -1, 0, None, True
+        self._orphaned = False
+        if owner is not None:
+            threading.Thread(target=self._watch, args=(owner,), daemon=True).start()
 
     def ready(self) -> bool:
         return True
@@ -42,18 +57,48 @@ class TrainingActor:
             self._control, self._snap, self._count, self._error, self._over = control, None, 0, None, False
             self._job = job
             self._cond.notify_all()
+        adoption, last, error = None, None, ""
         try:
             for snap in train_here(configs, spec, control):
+                last = snap
+                if self._orphaned and adoption is None and spec.store_url:
+                    adoption = Adoption(configs, spec.store_url, spec.time_limit)
+                if adoption is not None:
+                    adoption.step(control)
                 with self._cond:
                     self._snap, self._count = for_the_wire(snap), self._count + 1
                     self._cond.notify_all()
         except Exception as exc:  # noqa: BLE001 - reported through poll(), the actor lives on
+            error = str(exc)
             with self._cond:
                 self._error = remote_error(exc)
         finally:
             with self._cond:
-                self._over = True
+                orphaned = self._orphaned               # else _over tells the watcher: nothing to store here
+                self._over = not orphaned
                 self._cond.notify_all()
+        if orphaned:                                    # the server died: store what it would have, then go
+            if spec.store_url:
+                (adoption or Adoption(configs, spec.store_url, spec.time_limit)).finish(configs, last, error)
+            os._exit(0)
+
+    def _watch(self, owner) -> None:
+        """Wait for the server's death; then an idle actor exits, and a training one finishes its job (train())."""
+        ray = _ray()
+        while True:
+            time.sleep(OWNER_SECONDS)                   # a liveness check, not a wait for a result
+            try:
+                ray.get(owner.alive.remote(), timeout=60)
+            except ray.exceptions.GetTimeoutError:     # a busy cluster is no proof of death
+                continue
+            except ray.exceptions.RayError:
+                break
+        with self._cond:
+            self._orphaned = True
+            idle, control = self._over, self._control
+        if idle:
+            os._exit(0)
+        control.resume()                                # nobody is left to resume a paused run
 
     def poll(self, job: int, seen: int) -> tuple[int, Snapshot | None, Exception | None, bool]:
         """Of job `job`: (count, newest snapshot if newer than `seen`, error, over) after at most POLL_SECONDS
@@ -93,8 +138,9 @@ class RayExecutor:
                          include_dashboard=False if address == "local" else None, logging_level="WARNING")
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise ConfigError(f"Ray: cannot connect to the cluster at RAY_ADDRESS={address!r} ({exc})") from None
-        actor = ray.remote(num_cpus=1, max_concurrency=4)(TrainingActor)
-        self._actors = [actor.remote() for _ in range(slots)]
+        self._owner = ray.remote(num_cpus=0)(_Owner).remote()
+        actor = ray.remote(num_cpus=1, max_concurrency=4)(TrainingActor).options(lifetime="detached")
+        self._actors = [actor.remote(self._owner) for _ in range(slots)]
         try:                                                   # warm now, not on the first click
             ray.get([a.ready.remote() for a in self._actors], timeout=READY_SECONDS)
         except ray.exceptions.GetTimeoutError:
@@ -139,6 +185,6 @@ class RayExecutor:
         ray = _ray()
         if not ray.is_initialized():            # already disconnected: its actors went with the driver
             return
-        for actor in self._actors:
+        for actor in [*self._actors, self._owner]:
             ray.kill(actor)
         self._actors = []

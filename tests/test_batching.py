@@ -1,7 +1,9 @@
 """Cross-session batching and the fair queue: queued jobs of several sessions that share a batch key train as ONE
-job, each member's history equal to its own run alone (float64, 1e-6); one member's cancel or divergence touches
-only that member; the line is served round-robin by session."""
+job, each member's history equal to its own run alone (float64, 1e-6), and only jobs of one activation merge; one
+member's cancel or divergence touches only that member; the line is served round-robin by session."""
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
@@ -9,9 +11,10 @@ import pytest
 from nonlin_core import RunConfig
 from nonlin_core.executors import ThreadExecutor
 from nonlin_core.jobs import JobHandle, JobManager
+from nonlin_core.merging import MERGE_MATCH, merge_key
 from nonlin_core.queueing import FairQueue
 from nonlin_core.store import SQLiteStore
-from nonlin_core.training import METRICS, train
+from nonlin_core.training import METRICS, PER_MEMBER, train
 
 BASE = RunConfig(dataset="moons", n_samples=150, noise=0.2, epochs=120, hidden_layers=(8,), dtype="float64",
                  optimizer="adam", lr=0.01, batch_size=32, device="cpu")
@@ -64,8 +67,8 @@ def assert_history_equals_alone(handle: JobHandle, config: RunConfig, epochs: in
 
 def test_compatible_jobs_of_several_sessions_train_as_one_job(manager):
     blocker = hold_the_worker(manager)
-    configs = [BASE.replace(seed=s, activation=a, lr=lr) for s, a, lr in
-               ((1, "relu", 0.01), (2, "tanh", 0.02), (3, "gelu", 0.01), (4, "relu", 0.005))]
+    configs = [BASE.replace(seed=s, lr=lr, momentum=m) for s, lr, m in
+               ((1, 0.01, 0.0), (2, 0.02, 0.0), (3, 0.01, 0.5), (4, 0.005, 0.9))]
     handles = [manager.submit(c, owner=f"student{i}") for i, c in enumerate(configs)]
     assert all(h.status == "queued" for h in handles)
     release(manager, blocker)
@@ -80,6 +83,49 @@ def test_compatible_jobs_of_several_sessions_train_as_one_job(manager):
         assert record.status == "done" and record.config == config
         assert record.history["test_acc"] == list(handle.snapshot.history["test_acc"][0])
         assert manager.submit(config).from_cache
+
+
+def test_jobs_of_different_activations_train_as_separate_jobs(manager):
+    blocker = hold_the_worker(manager)
+    configs = [BASE.replace(seed=s, activation=a) for s, a in
+               ((1, "relu"), (2, "tanh"), (3, "relu"), (4, "tanh"), (5, "relu"))]
+    handles = [manager.submit(c, owner=f"student{i}") for i, c in enumerate(configs)]
+    release(manager, blocker)
+    for handle, config in zip(handles, configs):
+        assert handle.wait(TIMEOUT) and handle.status == "done"
+        assert_history_equals_alone(handle, config)
+    jobs = [sorted(c.seed for c in job) for job in manager.executor.jobs[1:]]
+    assert jobs == [[1, 3, 5], [2, 4]]                              # one job per activation, first come first
+    assert all(len({c.activation for c in job}) == 1 for job in manager.executor.jobs)
+
+
+def test_jobs_are_not_merged_while_a_worker_is_idle(store_path):
+    store = SQLiteStore(store_path)
+    manager = JobManager(store, executor=CountingExecutor(2), snapshot_seconds=0.05, grid_resolution=10)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while manager._queue.waiting < 2:                           # both workers idle, waiting for a job
+            assert time.monotonic() < deadline
+            time.sleep(0.01)                                        # polling a condition
+        with manager._queue._cond:                                  # both queued before either worker wakes
+            handles = [manager.submit(BASE.replace(seed=s), owner=f"s{s}") for s in (1, 2)]
+        for handle in handles:
+            assert handle.wait(TIMEOUT) and handle.status == "done"
+        assert sorted(len(job) for job in manager.executor.jobs) == [1, 1]   # merged, one worker would idle
+    finally:
+        manager.shutdown()
+        store.close()
+
+
+def test_the_merge_rule_is_the_batch_key_plus_the_merge_match_fields():
+    assert set(MERGE_MATCH) <= set(PER_MEMBER)                      # a rule about members of one batch key
+    relu = BASE.replace(activation="relu")
+    assert merge_key([relu]) == merge_key([relu.replace(seed=9, lr=0.5, momentum=0.9, weight_decay=0.1)])
+    assert merge_key([relu]) != merge_key([relu.replace(activation="tanh")])
+    assert merge_key([relu]) != merge_key([relu.replace(hidden_layers=(3,))])  # another batch key
+    mixed = [relu, relu.replace(activation="tanh", seed=2)]        # a Compare batch: merges with the same mix only
+    assert merge_key(mixed) == merge_key([mixed[1].replace(seed=5), relu.replace(seed=6), relu.replace(seed=7)])
+    assert merge_key(mixed) not in (merge_key([relu]), merge_key([mixed[1]]))
 
 
 def test_incompatible_or_paused_jobs_are_not_merged(manager):
@@ -169,7 +215,7 @@ def test_the_manager_serves_sessions_in_turn(manager):
 def test_a_member_paused_inside_a_batch_goes_on_alone_from_where_it_was(manager):
     blocker = hold_the_worker(manager)
     long = BASE.replace(epochs=1500, batch_size=0, n_samples=300)
-    configs = [long.replace(seed=1, activation="tanh"), long.replace(seed=2)]
+    configs = [long.replace(seed=1, lr=0.02), long.replace(seed=2)]
     pauser, other = (manager.submit(c, owner=f"s{i}") for i, c in enumerate(configs))
     release(manager, blocker)
     assert pauser.wait_until(lambda h: h.snapshot is not None and h.snapshot.epoch >= 5, TIMEOUT)
