@@ -64,3 +64,11 @@ def test_a_finished_runs_time_lapse_is_built_once_per_session(app, monkeypatch):
     at.run()
     at.run()
     assert len(built) == 1 and charts(at)["boundary"] == first and len(first["frames"]) > 10
+
+
+def test_live_pages_share_the_servers_redraws_when_many_runs_are_live():
+    from nonlin_ui import runs
+    assert runs.timer_seconds(runs.REDRAW_SECONDS, 1) == runs.REDRAW_SECONDS          # one student: 0.3 s
+    thirty = runs.timer_seconds(runs.REDRAW_SECONDS, 30)                              # a class pressing Train
+    assert thirty > runs.REDRAW_SECONDS and 30 / thirty <= runs.REDRAWS_PER_SECOND + 1e-9
+    assert runs.timer_seconds(runs.QUEUED_SECONDS, 30) >= runs.QUEUED_SECONDS
