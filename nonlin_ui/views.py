@@ -19,8 +19,9 @@ DIM_OPACITY = 0.35
 # its legend and colour bar: there the curves go under the boundary, both the main column's full width
 NARROW_CSS = """<style>
 @media (max-width: 1150px) {
-  .st-key-pg_charts [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
-  .st-key-pg_charts [data-testid="stColumn"] { flex: 1 1 100% !important; width: 100% !important; min-width: 100%; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-boundary) { flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] .st-key-boundary) > [data-testid="stColumn"]
+    { flex: 1 1 100% !important; width: 100% !important; min-width: 100%; }
 }
 </style>"""
 LIVE = ("queued", "running")      # these draw the newest frame; a paused or ended run, its scrubbable time-lapse
@@ -79,7 +80,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         history = _history(snap, range(1))
         if paced is not None:
             history = pace.history_until(history, paced.epoch)   # the curves grow with the replayed boundary
-        left, right = st.container(key="pg_charts").columns([3, 2], gap="medium")
+        left, right = st.columns([3, 2], gap="medium")
         with left:
             if paced is not None:
                 boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
