@@ -201,7 +201,7 @@ async def session(browser, i: int, args, base_url: str, runs: list[Run], failed:
     errors: list[str] = []
     page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    dataset = DATASETS[i % len(DATASETS)]
+    dataset = args.datasets[i % len(args.datasets)]
     acts = [ACTIVATIONS[(i + r) % len(ACTIVATIONS)] for r in range(args.runs)]
     config = RunConfig(dataset=dataset, n_samples=args.samples, noise=NOISE[dataset], batch_size=32, epochs=args.epochs,
                        seed=1000 + i, activation=acts[0])
@@ -377,6 +377,15 @@ def fmt(s: dict) -> str:
     return f"p50 {f(s['p50'])}  p95 {f(s['p95'])}  max {f(s['max'])}  (n={s['n']})"
 
 
+def datasets_arg(text: str) -> tuple[str, ...]:
+    """--datasets: known toy datasets, comma separated."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in NOISE]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"{', '.join(bad) or text!r}: choose from {', '.join(DATASETS)}")
+    return names
+
+
 def arguments(prog: str, description: str, json_name: str) -> argparse.ArgumentParser:
     """The options both load tests take (bench.load_test and bench.ws_load)."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
@@ -384,6 +393,9 @@ def arguments(prog: str, description: str, json_name: str) -> argparse.ArgumentP
     parser.add_argument("--runs", type=int, default=3, help="runs per session, one after another")
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--samples", type=int, default=500, help="n_samples of each run's dataset")
+    parser.add_argument("--datasets", type=datasets_arg, default=("circles",),
+                        help="comma list the sessions take in turn (default circles: a class on one lesson, configs "
+                             "differing in seed and activation; circles,moons,xor gives three data sets)")
     parser.add_argument("--ramp", type=float, default=3.0, help="seconds over which the sessions open")
     parser.add_argument("--run-timeout", type=float, default=600.0, help="seconds a page load or run may take")
     parser.add_argument("--url", help="a running server instead of starting one")

@@ -36,7 +36,6 @@ from urllib.parse import urlencode
 
 from bench.load_test import (
     ACTIVATIONS,
-    DATASETS,
     NOISE,
     Run,
     Sampler,
@@ -63,7 +62,7 @@ async def session(i: int, args, base_url: str, runs: list[Run], failed: list[str
                   started: asyncio.Event) -> None:
     await started.wait()
     await asyncio.sleep(args.ramp * i / max(1, args.sessions))
-    dataset = DATASETS[i % len(DATASETS)]
+    dataset = args.datasets[i % len(args.datasets)]
     acts = [ACTIVATIONS[(i + r) % len(ACTIVATIONS)] for r in range(args.runs)]
     config = RunConfig(dataset=dataset, n_samples=args.samples, noise=NOISE[dataset], batch_size=32, epochs=args.epochs,
                        seed=1000 + i, activation=acts[0])
