@@ -8,7 +8,7 @@ from nonlin_core import inspection, playback, plots
 from nonlin_core.config import RunConfig
 from nonlin_core.training import METRICS, Trainer
 from nonlin_ui import held
-from tests.test_pages_inside import charts
+from tests.test_pages import charts
 
 LIVE_BUDGET = 60_000          # issue 9: each live update at most 60 KB over the socket
 

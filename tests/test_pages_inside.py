@@ -2,36 +2,14 @@
 per layer, L1 / L2 / weight decay, all round-tripping through the URL; the gradient-flow panel after a run."""
 from __future__ import annotations
 
-import json
-import time
-
 from streamlit.testing.v1 import AppTest
 
 from nonlin_core.config import RunConfig
-
-ENDED = ("Done", "Diverged", "Stopped", "Failed")
+from tests.test_pages import charts, wait_for_end
 
 
 def current_config(at: AppTest) -> RunConfig:
     return RunConfig.from_query(dict(at.query_params.items()))
-
-
-def charts(at: AppTest) -> dict[str, dict]:
-    return {c.proto.id.split("-", 2)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-
-
-def wait_for_end(at: AppTest, timeout: float = 180) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        text = " | ".join(e.value for kind in (at.success, at.error, at.warning, at.info) for e in kind)
-        if any(text.startswith(word) or f"| {word}" in text for word in ENDED):
-            return text
-        live = [h for h in at.session_state["handles"].values() if not h.finished]
-        if live:
-            live[0].wait(0.25)
-    raise AssertionError(f"no end within {timeout} s")
 
 
 def test_feature_toggles_reach_the_config_and_the_url_and_come_back_from_it(app):
