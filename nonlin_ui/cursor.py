@@ -9,8 +9,16 @@ import json
 
 import streamlit as st
 
+BOUNDARY = ".st-key-boundary .js-plotly-plot"
+# (selector) => the epoch its time-lapse slider shows ("epoch N · …"), or null: every page script following it reads this
+SLIDER_EPOCH = """(selector) => {
+  const gd = document.querySelector(selector);
+  const label = gd && gd.querySelector('.slider-group > .slider-label');
+  const found = label && /^epoch (\\d+)/.exec(label.textContent || '');
+  return found ? +found[1] : null;
+}"""
 # (the time-lapse whose slider gives the epoch, the curves that show it): the Playground's and the Compare page's
-PAIRS = [(".st-key-boundary .js-plotly-plot", ".st-key-curves .js-plotly-plot"),
+PAIRS = [(BOUNDARY, ".st-key-curves .js-plotly-plot"),
          (".st-key-cmp_timelapse .js-plotly-plot", ".st-key-cmp_curves .js-plotly-plot")]
 
 # one loop per page (the flag): on every animation frame, cheap reads; the line moves only when the epoch, the
@@ -19,16 +27,14 @@ SCRIPT = """<script>(() => {
   if (window.__nonlinCursor) return;
   window.__nonlinCursor = true;
   const drawnFor = {};
+  const sliderEpoch = SLIDER_EPOCH;
   const place = () => { PAIRS.forEach(([b, c]) => placeFor(b, c)); requestAnimationFrame(place); };
   const placeFor = (BOUNDARY, CURVES) => {
-    const gd = document.querySelector(BOUNDARY);
-    const label = gd && gd.querySelector('.slider-group > .slider-label');
-    const found = label && /^epoch (\\d+)/.exec(label.textContent || '');
     const cg = document.querySelector(CURVES);
     const fl = cg && cg._fullLayout;
     const box = cg && cg.querySelector('.svg-container');
     if (!box || !fl) return;
-    const epoch = found ? +found[1] : null;
+    const epoch = sliderEpoch(BOUNDARY);
     const lines = box.querySelectorAll('.nonlin-cursor');
     const state = [epoch, fl.width, fl.height, lines.length].join(':');
     if (state !== drawnFor[CURVES]) {
@@ -55,7 +61,7 @@ SCRIPT = """<script>(() => {
     }
   };
   requestAnimationFrame(place);
-})();</script>""".replace("PAIRS", json.dumps(PAIRS))
+})();</script>""".replace("SLIDER_EPOCH", SLIDER_EPOCH).replace("PAIRS", json.dumps(PAIRS))
 
 
 def install() -> None:

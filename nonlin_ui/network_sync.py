@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-BOUNDARY = ".st-key-boundary .js-plotly-plot"
+from .cursor import BOUNDARY, SLIDER_EPOCH
+
 NETWORK = ".st-key-network .js-plotly-plot"
 
 # one loop per page (the flag); the diagram is animated only when the epoch to show changed, or after a rerun
@@ -14,10 +15,9 @@ NETWORK = ".st-key-network .js-plotly-plot"
 SCRIPT = """<script>(() => {
   if (window.__nonlinNetworkSync) return;
   window.__nonlinNetworkSync = true;
+  const sliderEpoch = SLIDER_EPOCH;
   const follow = () => {
-    const gd = document.querySelector('BOUNDARY');
-    const label = gd && gd.querySelector('.slider-group > .slider-label');
-    const found = label && /^epoch (\\d+)/.exec(label.textContent || '');
+    const epoch = sliderEpoch('BOUNDARY');
     const ng = document.querySelector('NETWORK');
     const meta = ng && ng.layout && ng.layout.meta;
     if (ng && meta && meta.timelapse && window.Plotly && ng._fullLayout) {
@@ -25,8 +25,7 @@ SCRIPT = """<script>(() => {
         ng.__nonlinLayout = ng.layout;
         ng.__nonlinShown = meta.epoch;
       }
-      if (found) {
-        const epoch = +found[1];
+      if (epoch !== null) {
         let pick = meta.epochs[0];
         for (const e of meta.epochs) if (e <= epoch) pick = e;
         if (pick !== ng.__nonlinShown) {
@@ -40,7 +39,7 @@ SCRIPT = """<script>(() => {
     requestAnimationFrame(follow);
   };
   requestAnimationFrame(follow);
-})();</script>""".replace("BOUNDARY", BOUNDARY).replace("NETWORK", NETWORK)
+})();</script>""".replace("SLIDER_EPOCH", SLIDER_EPOCH).replace("BOUNDARY", BOUNDARY).replace("NETWORK", NETWORK)
 
 
 def install() -> None:
