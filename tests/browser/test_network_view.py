@@ -27,6 +27,8 @@ def test_the_diagram_draws_its_thumbnails_and_follows_the_run(page, server):
     page.wait_for_function("() => { const b = document.querySelector('.st-key-run_status'); "
                            "return b && b.innerText.trim().startsWith('Done'); }", timeout=180_000)
     page.wait_for_function(f"() => ({title})().includes('epoch 1500')", timeout=30_000)
+    # the finished run's diagram replaces the live one: for a moment both plots are in the element
+    page.wait_for_function(f"() => document.querySelectorAll('{NETWORK}').length === 1", timeout=30_000)
     assert page.evaluate(images) == 10
     sources = page.evaluate(f"() => document.querySelector('{NETWORK}').layout.images.map(i => i.source.length)")
     assert len(sources) == 10 and all(n > 100 for n in sources)
