@@ -24,6 +24,9 @@ def test_present_link_fits_boundary_curves_and_status_in_1280x720_with_text_enla
     page.get_by_text("Done —").wait_for(timeout=TRAIN_TIMEOUT_MS)
     boundary = page.locator(".st-key-boundary .js-plotly-plot")
     curves = page.locator(".st-key-curves .js-plotly-plot")
+    # the finished run's figures replace the live ones: for a moment both plots sit in an element
+    page.wait_for_function("() => ['boundary', 'curves'].every((k) => "
+                           "document.querySelectorAll(`.st-key-${k} .js-plotly-plot`).length === 1)", timeout=30_000)
     boundary.wait_for(timeout=30_000)
     page.wait_for_timeout(500)                               # the time-lapse figure's first layout
     page.screenshot(path=str(ROOT / "artifacts" / "projector-1280x720.png"))
