@@ -2,6 +2,8 @@
 start and stop it, show its status, and redraw it on a timer while it trains."""
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -148,12 +150,36 @@ def _went_back_from(epoch: int) -> Callable[[JobHandle], bool]:
     return lambda h: h.finished or (h.snapshot is not None and h.snapshot.epoch < epoch)
 
 
+class OncePerClick:
+    """Lets one call through per click: a click is (session, run, action, n, the epoch it was made at); the same
+    click again within `seconds` is the same click (a second press before the first one's step has shown counts
+    once, as a double-click does). Streamlit 1.67 can run a button's callback twice, in two script
+    threads of one session, milliseconds apart (seen: one Step +10 trained 11 epochs, one Step +1 two)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self._lock, self._last = seconds, threading.Lock(), {}
+
+    def first(self, click: tuple, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if now - self._last.get(click, -math.inf) < self.seconds:
+                return False
+            self._last = {c: t for c, t in self._last.items() if now - t < self.seconds}   # forget old clicks
+            self._last[click] = now
+            return True
+
+
+LAB_CLICKS = OncePerClick(LAB_WAIT_SECONDS)
+
+
 def lab_action(handle: JobHandle, action: str, n: int = 1) -> None:
     """Pause, resume, step n or reset this session's run, then wait (briefly) until the job shows it, so the
     page this click reruns draws the new state."""
     if not stoppable(handle):
         return
     epoch = handle.snapshot.epoch if handle.snapshot is not None else 0
+    if not LAB_CLICKS.first((st.session_state.owner, handle.key, action, n, epoch)):
+        return              # the same click's callback again (Streamlit ran it in two script threads)
     if action == "pause":
         handle.pause()
         handle.wait_until(_is_paused, LAB_WAIT_SECONDS)

@@ -327,3 +327,19 @@ def test_a_finished_run_is_a_scrubbable_time_lapse(app):
     assert steps[-1]["label"].startswith("epoch 200 · test acc")         # the shown epoch's metrics
     assert [b["label"] for b in boundary["layout"]["updatemenus"][0]["buttons"]] == ["▶ Play", "❚❚ Pause"]
     assert at.button(key="btn_pg_pause").disabled                       # nothing left to pause
+
+
+def test_a_lab_click_whose_callback_runs_twice_steps_once():
+    """Streamlit can run one click's callback in two script threads at once: the second call is let through no more
+    (one Step +1 trained two epochs); another epoch, or the same click after the window, is a new click."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nonlin_ui.runs import OncePerClick
+    once = OncePerClick(3.0)
+    click = ("owner", "run", "step", 1, 930)
+    with ThreadPoolExecutor(8) as pool:
+        passed = list(pool.map(lambda _: once.first(click, now=100.0), range(8)))
+    assert passed.count(True) == 1
+    assert not once.first(click, now=102.9)                            # the same click, 2.9 s later
+    assert once.first(("owner", "run", "step", 1, 931), now=102.9)     # the next step, at the next epoch
+    assert once.first(click, now=103.1)                                # a new press at that epoch
