@@ -21,16 +21,19 @@ from .config import RunConfig
 from .inspection import BoundaryFrame
 from .timelapse import Timelapse, quantise
 
-WATCH_SECONDS = 8.0                         # 1x plays the whole time-lapse in this long
+WATCH_SECONDS = 8.0                         # a watchable pace shows a run's formation over at least this long
+PLAY_FPS = 24.0                             # 1x plays this many frames a second (120 frames: 5 s)
 SPEEDS = (("¼×", 0.25), ("½×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0))
 DIM_OPACITY = 0.35                          # a previous run, shown until the next one draws
 MIN_FRAME_MS = 15                           # faster than the browser draws is no faster
 MAX_POINTS = 400        # a heatmap frame redraws every point too: 1000 points played ~4 frames/s on 2 busy cores
 
 
-def frame_ms(n_frames: int, speed: float = 1.0, seconds: float = WATCH_SECONDS) -> int:
-    """Milliseconds a frame stays on screen so n_frames play in `seconds` / speed."""
-    return max(MIN_FRAME_MS, round(1000 * seconds / max(n_frames, 1) / speed))
+def frame_ms(n_frames: int, speed: float = 1.0, seconds: float | None = None) -> int:
+    """Milliseconds a frame stays on screen: PLAY_FPS * speed frames a second, or (seconds) so n_frames play in
+    `seconds` / speed."""
+    per_frame = 1 / PLAY_FPS if seconds is None else seconds / max(n_frames, 1)
+    return max(MIN_FRAME_MS, round(1000 * per_frame / speed))
 
 
 def paced_index(n_frames: int, elapsed: float, seconds: float = WATCH_SECONDS) -> int:
@@ -173,7 +176,8 @@ def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: boo
               "currentvalue": {"prefix": "", "visible": True, "xanchor": "left",
                                "font": {"size": size + 1, "color": "#111827"}}, "name": "epoch"}
     names = None if play_from is None else [str(e) for e in timelapse.epochs[play_from:]]
-    play = {**_animate(names, frame_ms(n)), "label": "▶ Play"}
+    # a paced run's Play (pressed by the page) finishes the watchable pace: the whole run in WATCH_SECONDS
+    play = {**_animate(names, frame_ms(n, seconds=None if play_from is None else WATCH_SECONDS)), "label": "▶ Play"}
     pause = {"method": "animate", "label": "❚❚ Pause",
              "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                "transition": {"duration": 0}}]}

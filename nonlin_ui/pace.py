@@ -5,7 +5,7 @@ from the run's recording (the time-lapse) while the training is ahead of that pa
 The pace is per session: {run key: the monotonic time its Train (or change) started it}. While the run trains,
 the page's live timer draws the paced frame. Once it has finished, the rest plays in the browser: the finished
 run's time-lapse figure, its slider at the paced frame, started by a small script that presses its Play button
-(1x plays the whole run in WATCH_SECONDS, so the rest takes what is left of them): no server message per frame,
+(its Play plays the whole run in WATCH_SECONDS, so the rest takes what is left of them): no server message per frame,
 however busy the server is."""
 from __future__ import annotations
 
