@@ -9,8 +9,9 @@ Done, picks tanh (train on change starts it; otherwise it clicks Train) and foll
 relu (a stored run) and tanh again. At the end it plays the boundary's time-lapse, if the figure has one.
 Each round switches the watchable pace off (the run is measured as it trains); --pace keeps it on.
 
-The page samples itself on every animation frame (requestAnimationFrame): whether the boundary chart
-(.st-key-boundary .js-plotly-plot) is on the page, and a checksum of the field it shows (the <image> of its
+The page samples itself on every animation frame (requestAnimationFrame): whether a boundary chart is on the
+screen (a visible .st-key-boundary .js-plotly-plot, or the copy nonlin_ui.bridge keeps there while a replacing
+chart is drawn; a hidden one does not count), and a checksum of the field it shows (the <image> of its
 layout image, swapped per played frame; a heatmap's z in gd.data, if a figure has one). All times are
 the page's own clock (performance.now()); clicks happen inside the page. Figures:
 - first frame: Train click -> the first heatmap whose z differs from the one shown before the click.
@@ -65,9 +66,11 @@ SAMPLER = """(() => {
   };
   const tick = () => {
     w.ticks += 1;
-    const gd = document.querySelector('.st-key-boundary .js-plotly-plot');
-    const data = gd && gd.data;
-    const present = !!(data && data.length);
+    // what is on screen: the visible boundary plot, or the copy nonlin_ui.bridge shows while a new one is drawn
+    const gd = Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot, .nonlin-bridge'))
+      .find((g) => g.offsetParent !== null);
+    const data = (gd && gd.data) || [];
+    const present = !!(data.length || (gd && gd.querySelector('.imagelayer image')));
     let sig = null;
     if (present) {
       const parts = [];

@@ -10,7 +10,7 @@ from nonlin_core.config import RunConfig
 from nonlin_core.jobs import JobHandle
 from nonlin_core.training import METRICS
 
-from . import cursor, downloads, field_frames, flow_view, held, inside, pace, resources, runs
+from . import bridge, cursor, downloads, field_frames, flow_view, held, inside, live_patch, pace, resources, runs
 
 CHART = {"displaylogo": False}
 PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
@@ -40,7 +40,12 @@ def _history(snap, members: range) -> dict[str, np.ndarray]:
 
 
 def boundary(frame: inspection.BoundaryFrame, config: RunConfig, probs, *, epoch: int, key: str, large: bool,
-             title: str = "", height: int = 460, legend: bool = True, dim: bool = False) -> None:
+             title: str = "", height: int = 460, legend: bool = True, dim: bool = False, patched: bool = False) -> None:
+    """The data alone (probs None) or a live boundary; patched: redrawn in place (live_patch, one chart a page)."""
+    if probs is not None and patched:
+        live_patch.draw(frame, config, probs, epoch=epoch, key=key, large=large, title=title, height=height,
+                        legend=legend, dim=dim, chart_config=CHART)
+        return
     if probs is None:                          # the data alone, until a first frame
         fig = plots.decision_boundary(frame.xs, frame.ys, None, X_train=frame.X_train, y_train=frame.y_train,
                                       X_test=frame.X_test, y_test=frame.y_test, class_names=frame.class_names,
@@ -84,7 +89,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         with left:
             if paced is not None:
                 boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
-                         height=height, title="Decision boundary")
+                         height=height, title="Decision boundary", patched=True)
             elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
                 replay = pace.replay_from(h)
                 fig = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}", lambda: (
@@ -97,11 +102,11 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
                     pace.autoplay(h)
             elif stand_in is not None:
                 boundary(frame, config, stand_in, epoch=0, key="boundary", large=large, dim=True, height=height,
-                         title="Decision boundary (the previous run, until this one's first frame)")
+                         title="Decision boundary (the previous run, until this one's first frame)", patched=True)
             else:
                 boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary",
                          large=large, height=height, title="Decision boundary" if snap is not None else
-                         "Data (train solid, test outlined)")
+                         "Data (train solid, test outlined)", patched=True)
             if frame.note:
                 st.caption(frame.note)
         with right:
@@ -115,6 +120,8 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
     runs.live(handle, draw)
     cursor.install()
     field_frames.install()
+    live_patch.install()
+    bridge.install()
     st.html(NARROW_CSS)
     snap = handle.snapshot if handle is not None and handle.finished else None
     final = snap.final[0] if snap is not None and snap.final else None

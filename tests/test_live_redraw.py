@@ -2,6 +2,9 @@
 gradient flow) held between redraws so a redraw sends the boundary and the curves alone, and their size."""
 from __future__ import annotations
 
+import base64
+
+import numpy as np
 import pytest
 
 from nonlin_core import inspection, playback, plots
@@ -72,3 +75,40 @@ def test_live_pages_share_the_servers_redraws_when_many_runs_are_live():
     thirty = runs.timer_seconds(runs.REDRAW_SECONDS, 30)                              # a class pressing Train
     assert thirty > runs.REDRAW_SECONDS and 30 / thirty <= runs.REDRAWS_PER_SECOND + 1e-9
     assert runs.timer_seconds(runs.QUEUED_SECONDS, 30) >= runs.QUEUED_SECONDS
+
+
+def test_a_live_boundary_is_one_chart_patched_in_place_with_what_a_full_redraw_would_draw(app, monkeypatch):
+    """Two redraws of a training run send the same boundary figure (Streamlit: the same element, no remount in the
+    browser) and a patch each; the chart with the patch applied draws that frame as the whole live figure does."""
+    from nonlin_ui import live_patch
+    from tests.test_pages import live_patches
+    drawn, original = [], live_patch.patch
+    monkeypatch.setattr(live_patch, "patch", lambda frame, probs, **kw: drawn.append((frame, probs, kw)) or
+                        original(frame, probs, **kw))
+    at = app(query=RunConfig(epochs=20000, batch_size=64, seed=7).to_query())
+    at.button(key="btn_pg_train").click().run()
+    handle = next(iter(at.session_state["handles"].values()))
+    boundary = lambda: [c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith("-boundary")]  # noqa: E731
+    try:
+        handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.grid is not None and h.snapshot.epoch >= 2, 60)
+        at.run()
+        skeleton, first = boundary(), live_patches(at)[-1]
+        epoch = handle.snapshot.epoch
+        handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.epoch > epoch + 2, 60)
+        at.run()
+        assert not handle.finished, "the run ended: make it longer"
+        assert boundary() == skeleton and len(skeleton) == 1                  # one element, sent unchanged
+        second = live_patches(at)[-1]
+        assert second["seq"] > first["seq"] and second["epoch"] > first["epoch"] and second["token"] == first["token"]
+        frame, probs, kw = drawn[-1]
+        whole = playback.live_boundary(frame, probs, config=RunConfig(), epoch=kw["epoch"]).to_plotly_json()
+        shown = charts(at)["boundary"]
+        line = [next(t for t in f["data"] if t.get("name") == "boundary line") for f in (whole, shown)]
+        x = [np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]) if isinstance(v, dict) else
+             np.array(v, dtype=float) for v in (t["x"] for t in line)]           # plotly's typed array, or a list
+        assert np.array_equal(np.isnan(x[0]), np.isnan(x[1])) and np.allclose(x[0], x[1], atol=1e-4, equal_nan=True)
+        assert shown["layout"]["images"][-1]["source"] == whole["layout"]["images"][-1]["source"]
+        assert shown["layout"]["meta"]["epoch"] == kw["epoch"] == second["epoch"]
+    finally:
+        handle.cancel()
+        handle.wait(10)

@@ -41,8 +41,26 @@ def wait_for_end(at: AppTest, timeout: float = 180) -> str:
 
 
 def charts(at: AppTest) -> dict[str, dict]:
-    """Plotly charts by widget key -> their figure spec."""
-    return {c.proto.id.split("-", 2)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    """Plotly charts by widget key -> the figure the browser shows: the spec, and a live boundary with the page's
+    patch applied as its script does (nonlin_ui.live_patch: lines, field image, epoch, title and dimming)."""
+    specs = {c.proto.id.split("-", 2)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    for patch in live_patches(at)[-1:]:
+        for spec in specs.values():
+            if spec["layout"].get("meta", {}).get("live") == patch["token"]:
+                line = next(t for t in spec["data"] if t.get("name") == "boundary line")
+                image = next(im for im in spec["layout"]["images"] if im.get("name") == "boundary")
+                line["x"], line["y"] = patch["x"], patch["y"]
+                image["source"], image["opacity"] = patch["source"], patch["opacity"]
+                spec["layout"]["meta"].update(epoch=patch["epoch"], dim=patch["dim"])
+                spec["layout"]["title"]["text"] = patch["title"]
+    return specs
+
+
+def live_patches(at: AppTest) -> list[dict]:
+    """The live boundary patches on the page (at most one is drawn per run of the page)."""
+    from nonlin_ui.live_patch import PATCH_MARK
+    bodies = [e.proto.body for e in at.get("html") if f'id="{PATCH_MARK}"' in e.proto.body]
+    return [json.loads(b.split(" = ", 1)[1].rsplit(";</script>", 1)[0].replace("<\\/", "</")) for b in bodies]
 
 
 def current_config(at: AppTest) -> RunConfig:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.test_watch import CHART, at_last_frame, plotly_button, real_errors, status_starts
+from tests.browser.test_watch import CHART, LABEL, at_last_frame, plotly_button, real_errors, status_starts
 
 pytestmark = pytest.mark.browser
 NETWORK = ".st-key-network .js-plotly-plot"
@@ -31,14 +31,14 @@ SAMPLER = """() => {
   const tick = () => {
     const gd = document.querySelector('NETWORK');
     const title = gd && gd.layout && gd.layout.title ? gd.layout.title.text : null;
-    const label = document.querySelector('CHART .slider-group > .slider-label');
+    const label = LABEL;
     const epoch = label ? label.textContent.split(' ·')[0] : null;
     const all = window.__net, last = all[all.length - 1];
     if (!last || last.title !== title || last.epoch !== epoch) all.push({title, epoch, t: performance.now()});
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
-}""".replace("NETWORK", NETWORK).replace("CHART", CHART)
+}""".replace("NETWORK", NETWORK).replace("LABEL", LABEL)
 
 # the diagram's own frame of an epoch: its layer images' sources, hashed as SHOWN hashes them
 FRAME = """(epoch) => {

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.server import ROOT
 
@@ -16,12 +17,19 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "artifacts"
 SHOTS = Path(os.environ.get("NONLIN_SHOTS", ARTIFACTS))
 TRAIN_TIMEOUT_MS = 120_000
-CHART = ".st-key-boundary .js-plotly-plot"
+# The boundary's plot. Streamlit sometimes keeps a second copy of its element beside it in the DOM, hidden
+# (display: none), e.g. around a paused run's timer ticks: locators take the visible one (":visible", Playwright's),
+# page scripts the plot (or nonlin_ui.bridge's stand-in copy) with an offsetParent (SHOWN), LABEL its slider's label.
+CHART = ".st-key-boundary:visible .js-plotly-plot"
+SHOWN = ("Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot, .nonlin-bridge'))"
+         ".find((g) => g.offsetParent !== null)")
+LABEL = f"({SHOWN} || document.body).querySelector('.slider-group > .slider-label')"
+LABEL_TEXT = "((" + LABEL + ") || {textContent: ''}).textContent"
 VIEWPORT = (1400, 1000)                                       # the page fixture (conftest)
 
-# On every animation frame: the boundary chart's shown epoch (the slider's label or layout.meta), a hash of the
-# field image it shows (the <image>'s href, swapped per played frame) and its opacity, and the status line; a
-# sample is kept when any of them changed.
+# On every animation frame: the boundary's plot (a number per plot element: a new one is a remount), its epoch
+# (the slider's label or layout.meta), a hash of the field image it shows (the <image>'s href, swapped per played
+# frame) and its opacity, and the status line; a sample is kept when any of them changed.
 SAMPLER = """() => {
   if (window.__watch) return;
   window.__watch = {samples: []};
@@ -33,17 +41,18 @@ SAMPLER = """() => {
     return h + ':' + s.length;
   };
   const tick = () => {
-    const gd = document.querySelector('""" + CHART + """');
+    const gd = """ + SHOWN + """;
+    if (gd && !gd.__watchNode) gd.__watchNode = (window.__watch.nodes = (window.__watch.nodes || 0) + 1);
     const image = gd ? gd.querySelector('.imagelayer image') : null;
     const spec = image && gd.layout && gd.layout.images ? gd.layout.images[0] : null;
     const label = gd ? gd.querySelector('.slider-group > .slider-label') : null;
     const box = document.querySelector('.st-key-run_status');
-    const rec = {label: label ? label.textContent : null,
+    const rec = {node: gd ? gd.__watchNode : null, label: label ? label.textContent : null,
                  epoch: gd && gd.layout && gd.layout.meta ? gd.layout.meta.epoch : null,
                  z: image ? sig(image.getAttribute('href')) : null, opacity: spec ? (spec.opacity ?? 1) : null,
                  status: box ? box.innerText.trim().split('\\n')[0] : ''};
     const all = window.__watch.samples, last = all[all.length - 1];
-    if (!last || ['label', 'epoch', 'z', 'opacity', 'status'].some((k) => last[k] !== rec[k])) {
+    if (!last || ['node', 'label', 'epoch', 'z', 'opacity', 'status'].some((k) => last[k] !== rec[k])) {
       rec.t = performance.now();
       all.push(rec);
     }
@@ -79,7 +88,7 @@ def real_errors(page) -> list[str]:
 
 def at_last_frame(page, epochs: int) -> None:
     """Until the boundary's slider reads the run's last epoch (at the watchable pace, once its replay ended)."""
-    page.wait_for_function(f"() => {{ const l = document.querySelector('{CHART} .slider-group > .slider-label');"
+    page.wait_for_function(f"() => {{ const l = {LABEL};"
                            f" return l && l.textContent.startsWith('epoch {epochs} ·'); }}", timeout=TRAIN_TIMEOUT_MS)
 
 
@@ -92,13 +101,13 @@ def test_a_finished_run_plays_in_the_browser_without_the_server(page, server):
     page.wait_for_selector(CHART, timeout=90_000)
     page.locator(".st-key-btn_pg_train button").click()
     status_starts(page, "Done")
-    page.wait_for_function(f"() => {{ const gd = document.querySelector('{CHART}');"
+    page.wait_for_function(f"() => {{ const gd = {SHOWN};"
                            " return gd && gd._transitionData && gd._transitionData._frames.length >= 100; }")
     at_last_frame(page, 400)
     page.evaluate(SAMPLER)
     assert re.match(r"epoch 400 · test acc \d", page.text_content(f"{CHART} .slider-group > .slider-label"))
     page.locator(f"{CHART} .slider-rail-touch-rect").click(position={"x": 2, "y": 5})   # scrub to the start
-    page.wait_for_function(f"() => document.querySelector('{CHART} .slider-group > .slider-label').textContent"
+    page.wait_for_function(f"() => {LABEL_TEXT}"
                            ".startsWith('epoch 0')")
     received, start = len(page.received), now(page)
     plotly_button(page, "2×").click()
@@ -137,12 +146,25 @@ def paused_epoch(page) -> int:
     return int(re.match(r"Paused at epoch (\d+)", page.inner_text(".st-key-run_status")).group(1))
 
 
+def paused_again(page, epoch: int) -> int:
+    """The epoch of the next "Paused at epoch N" status with N != epoch (a step's end); on a timeout, an error that
+    says what the page showed instead (a step that never ended and a page that stopped updating read alike)."""
+    try:
+        page.wait_for_function("(e) => { const m = /^Paused at epoch (\\d+) /.exec("
+                               "document.querySelector('.st-key-run_status').innerText.trim());"
+                               " return m && Number(m[1]) !== e; }", arg=epoch, timeout=TRAIN_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        raise AssertionError(f"no step past epoch {epoch}: the status reads "
+                             f"{page.inner_text('.st-key-run_status')!r}; page errors {page.errors}") from None
+    return int(re.match(r"Paused at epoch (\d+)", page.inner_text(".st-key-run_status").strip()).group(1))
+
+
 def test_pause_step_reset_resume_and_stop_from_the_page(page, server):
     page.goto(server + "/?epochs=5000&seed=3&batch_size=16")     # ~50 steps an epoch: minutes
     page.wait_for_selector(CHART, timeout=90_000)
     page.locator(".st-key-btn_pg_train button").click()
     status_starts(page, "Running")
-    page.wait_for_function(f"() => {{ const gd = document.querySelector('{CHART}');"
+    page.wait_for_function(f"() => {{ const gd = {SHOWN};"
                            " return gd && gd.layout.meta && gd.layout.meta.epoch >= 50; }")
     shoot_sizes(page, "watch_live")
     lab_button(page, "pause").click()
@@ -151,13 +173,11 @@ def test_pause_step_reset_resume_and_stop_from_the_page(page, server):
     assert page.text_content(f"{CHART} .slider-group > .slider-label").startswith(f"epoch {k}")
     shoot_sizes(page, "watch_paused")
     lab_button(page, "step10").click()
-    page.wait_for_function("(e) => document.querySelector('.st-key-run_status').innerText.startsWith("
-                           "`Paused at epoch ${e} `)", arg=k + 10)
+    assert paused_again(page, k) == k + 10
     lab_button(page, "step1").click()
-    page.wait_for_function("(e) => document.querySelector('.st-key-run_status').innerText.startsWith("
-                           "`Paused at epoch ${e} `)", arg=k + 11)
+    assert paused_again(page, k + 10) == k + 11
     page.locator(f"{CHART} .slider-rail-touch-rect").click(position={"x": 60, "y": 5})    # scrub back
-    page.wait_for_function(f"(k) => !document.querySelector('{CHART} .slider-group > .slider-label').textContent"
+    page.wait_for_function(f"(k) => !{LABEL_TEXT}"
                            ".startsWith(`epoch ${k}`)", arg=k + 11)
     shoot_sizes(page, "watch_scrubber")
     lab_button(page, "reset").click()
@@ -166,6 +186,25 @@ def test_pause_step_reset_resume_and_stop_from_the_page(page, server):
     status_starts(page, "Running")
     lab_button(page, "stop").click()
     status_starts(page, "Stopped")
+    assert not real_errors(page), page.errors
+
+
+def test_a_live_run_redraws_its_boundary_in_place(page, server):
+    """While a run trains, its boundary is one plot patched in place (nonlin_ui.live_patch): the epoch and the
+    field move on and the plot element is never replaced, so the boundary never leaves the screen."""
+    page.goto(server + "/?epochs=3000&batch_size=128&seed=8")
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.locator(".st-key-pg_watchable_pace label").click()          # off: the run as it trains
+    page.wait_for_function("() => !document.querySelector('.st-key-pg_watchable_pace input').checked")
+    page.evaluate(SAMPLER)
+    page.locator(".st-key-btn_pg_train button").click()
+    status_starts(page, "Done")
+    seen = samples(page)
+    live = [s for s in seen if s["status"].startswith("Running") and s["epoch"]]     # epoch >= 1: a boundary
+    assert live and all(s["node"] == live[0]["node"] for s in live), [(s["node"], s["epoch"]) for s in live]
+    assert len({s["epoch"] for s in live}) >= 3 and len({s["z"] for s in live}) >= 3, live
+    first = seen.index(live[0])
+    assert all(s["z"] for s in seen[first:]), "the boundary left the screen"
     assert not real_errors(page), page.errors
 
 

@@ -1,0 +1,104 @@
+"""A training run's boundary redrawn in place. Streamlit 1.67 gives a Plotly chart a new element id whenever its
+figure changes (the id hashes the spec), and its frontend keys the chart by that id: every live redraw used to
+remount the chart (a new plot div, a full Plotly.newPlot), the boundary left the screen between frames and each
+redraw cost the browser a whole replot.
+
+So a live boundary is drawn as one fixed figure per data view and session (its "skeleton": the first frame it
+showed, layout.meta.live = a token), sent again unchanged on every redraw (the same spec: the same element, which
+Streamlit sends as a reference to the browser's copy), and each redraw's own frame goes beside it as a small patch:
+the boundary lines, the field image, the epoch, the title and the dimming. A script, once per page, applies the
+newest patch to the chart whose token it names with Plotly.update (the plot stays, only those parts are redrawn),
+and again to a chart that was re-created. Paused and finished runs draw their time-lapse figure as before."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from nonlin_core import field_image, playback
+from nonlin_core.config import RunConfig
+from nonlin_core.inspection import BoundaryFrame
+
+SKELETONS = "live_skeletons"     # session state: {token: the figure drawn for it}
+KEEP = 4                         # skeletons kept per session (one per data view shown lately)
+PATCH_MARK = "nonlin-live-patch"  # the patch's <script> id, for tests that read it back
+SEQ = "live_patch_seq"           # session state: patches sent (the script applies each once)
+
+SCRIPT = """<script>(() => {
+  if (window.__nonlinLivePatch) return;
+  window.__nonlinLivePatch = true;
+  const apply = (gd, p) => {
+    const line = gd.data.findIndex((t) => t.name === 'boundary line');
+    const image = (gd.layout.images || []).findIndex((im) => im.name === 'boundary');
+    if (line < 0 || image < 0) return;
+    const layout = {'title.text': p.title, meta: Object.assign({}, gd.layout.meta, {epoch: p.epoch, dim: p.dim})};
+    layout[`images[${image}].source`] = p.source;
+    layout[`images[${image}].opacity`] = p.opacity;
+    window.Plotly.update(gd, {x: [p.x], y: [p.y]}, layout, [line]);
+  };
+  const loop = () => {
+    const p = window.__nonlinLive;
+    if (p && window.Plotly) {
+      document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
+        const meta = gd.layout && gd.layout.meta;
+        if (gd._fullLayout && meta && meta.live === p.token && gd.__nonlinSeq !== p.seq) {
+          gd.__nonlinSeq = p.seq;
+          apply(gd, p);
+        }
+      });
+    }
+    requestAnimationFrame(loop);
+  };
+  requestAnimationFrame(loop);
+})();</script>"""
+
+
+def token(config: RunConfig, frame: BoundaryFrame, *, key: str, large: bool, height: int, legend: bool) -> str:
+    """What a skeleton depends on: the chart, the data and its view (points, axes), the size and the legend; not
+    the model, so the next run on the same data patches the same chart."""
+    from .resources import data_config
+    return f"{key}|{data_config(config).key}|{frame.pair}|{frame.axis_titles}|{large}|{height}|{legend}"
+
+
+def patch(frame: BoundaryFrame, probs: np.ndarray, *, epoch: int, title: str, dim: bool) -> dict:
+    """The parts of a live boundary that change from frame to frame, as the page's script applies them."""
+    probs = np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=0.5)
+    heat, lines = playback.quantised_fields(probs)
+    C = probs.shape[0]
+    lx, ly = field_image.border_lines(frame.xs, frame.ys, lines, C)
+    as_list = (lambda v: [None if not np.isfinite(x) else round(float(x), 4) for x in v])
+    return {"x": as_list(lx), "y": as_list(ly), "source": field_image.field_source(heat, C),
+            "opacity": playback.DIM_OPACITY if dim else 1.0, "epoch": int(epoch), "dim": bool(dim), "title": title}
+
+
+def skeleton(key: str, build) -> go.Figure:
+    """The figure drawn for this token in this session: built (by build()) the first time, then the same object."""
+    kept = st.session_state.setdefault(SKELETONS, {})
+    fig = kept.get(key)
+    if fig is None:
+        fig = build()
+        fig.layout.meta = {**(fig.layout.meta or {}), "live": key}
+        kept[key] = fig
+        while len(kept) > KEEP:
+            kept.pop(next(iter(kept)))
+    return fig
+
+
+def draw(frame: BoundaryFrame, config: RunConfig, probs: np.ndarray, *, epoch: int, key: str, large: bool,
+         title: str, height: int, legend: bool, dim: bool, chart_config: dict) -> None:
+    """A live boundary: the skeleton chart, and this frame as a patch beside it."""
+    name = token(config, frame, key=key, large=large, height=height, legend=legend)
+    fig = skeleton(name, lambda: playback.live_boundary(frame, probs, config=config, epoch=epoch, large=large,
+                                                          title=title, height=height, legend=legend, dim=dim))
+    st.plotly_chart(fig, key=key, config=chart_config)
+    seq = st.session_state[SEQ] = st.session_state.get(SEQ, 0) + 1
+    body = json.dumps({**patch(frame, probs, epoch=epoch, title=title, dim=dim), "token": name, "seq": seq},
+                      separators=(",", ":")).replace("</", "<\\/")
+    st.html(f'<script id="{PATCH_MARK}">window.__nonlinLive = {body};</script>', unsafe_allow_javascript=True)
+
+
+def install() -> None:
+    """The script that applies the patches (once per page, whatever the reruns)."""
+    st.html(SCRIPT, unsafe_allow_javascript=True)
