@@ -22,14 +22,15 @@ from nonlin_core.config import RunConfig
 from nonlin_core.inspection import BoundaryFrame
 
 SKELETONS = "live_skeletons"     # session state: {token: the figure drawn for it}
-KEEP = 4                         # skeletons kept per session (one per data view shown lately)
-PATCH_MARK = "nonlin-live-patch"  # the patch's <script> id, for tests that read it back
+KEEP = 8                         # skeletons kept per session (a boundary per data view, curves per run)
+PATCH_MARK = "nonlin-live-patch"  # the patch's <script> class, for tests that read it back
 SEQ = "live_patch_seq"           # session state: patches sent (the script applies each once)
 
 SCRIPT = """<script>(() => {
   if (window.__nonlinLivePatch) return;
   window.__nonlinLivePatch = true;
-  const apply = (gd, p) => {
+  window.__nonlinLive = window.__nonlinLive || {};
+  const boundary = (gd, p) => {
     const line = gd.data.findIndex((t) => t.name === 'boundary line');
     const image = (gd.layout.images || []).findIndex((im) => im.name === 'boundary');
     if (line < 0 || image < 0) return;
@@ -38,14 +39,19 @@ SCRIPT = """<script>(() => {
     layout[`images[${image}].opacity`] = p.opacity;
     window.Plotly.update(gd, {x: [p.x], y: [p.y]}, layout, [line]);
   };
+  const whole = (gd, p) => {     // the new figure, diffed in: Streamlit's size and theme kept
+    const layout = Object.assign({}, p.figure.layout, {width: gd.layout.width, height: gd.layout.height,
+                                                        template: gd.layout.template});
+    window.Plotly.react(gd, p.figure.data, layout, gd._context);
+  };
   const loop = () => {
-    const p = window.__nonlinLive;
-    if (p && window.Plotly) {
+    if (window.Plotly) {
       document.querySelectorAll('.js-plotly-plot').forEach((gd) => {
         const meta = gd.layout && gd.layout.meta;
-        if (gd._fullLayout && meta && meta.live === p.token && gd.__nonlinSeq !== p.seq) {
+        const p = meta && meta.live ? window.__nonlinLive[meta.live] : null;
+        if (p && gd._fullLayout && gd.__nonlinSeq !== p.seq) {
           gd.__nonlinSeq = p.seq;
-          apply(gd, p);
+          (p.figure ? whole : boundary)(gd, p);
         }
       });
     }
@@ -93,10 +99,25 @@ def draw(frame: BoundaryFrame, config: RunConfig, probs: np.ndarray, *, epoch: i
     fig = skeleton(name, lambda: playback.live_boundary(frame, probs, config=config, epoch=epoch, large=large,
                                                           title=title, height=height, legend=legend, dim=dim))
     st.plotly_chart(fig, key=key, config=chart_config)
+    _send(name, json.dumps(patch(frame, probs, epoch=epoch, title=title, dim=dim), separators=(",", ":")))
+
+
+def draw_figure(fig: go.Figure, *, key: str, view: str, chart_config: dict) -> None:
+    """Any live chart (the curves): the skeleton chart, and this redraw's whole figure as a patch that the page's
+    script diffs in (Plotly.react). view: what the chart's skeleton depends on besides its key (its layout)."""
+    name = f"{key}|{view}"
+    fig.layout.meta = {**(fig.layout.meta or {}), "live": name}
+    st.plotly_chart(skeleton(name, lambda: fig), key=key, config=chart_config)
+    _send(name, '{"figure":' + fig.to_json() + "}")
+
+
+def _send(name: str, body: str) -> None:
+    """This redraw's patch for the chart `name` (a JSON object; token and sequence number added)."""
     seq = st.session_state[SEQ] = st.session_state.get(SEQ, 0) + 1
-    body = json.dumps({**patch(frame, probs, epoch=epoch, title=title, dim=dim), "token": name, "seq": seq},
-                      separators=(",", ":")).replace("</", "<\\/")
-    st.html(f'<script id="{PATCH_MARK}">window.__nonlinLive = {body};</script>', unsafe_allow_javascript=True)
+    body = body[:-1] + f',"token":{json.dumps(name)},"seq":{seq}}}'
+    st.html(f'<script class="{PATCH_MARK}">window.__nonlinLive = window.__nonlinLive || {{}}; '
+            f'window.__nonlinLive[{json.dumps(name)}] = {body.replace("</", "<" + chr(92) + "/")};</script>',
+            unsafe_allow_javascript=True)
 
 
 def install() -> None:

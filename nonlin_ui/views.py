@@ -110,10 +110,10 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
             if frame.note:
                 st.caption(frame.note)
         with right:
-            st.plotly_chart(plots.curves([("", history)], epochs=config.epochs, large=large,
-                                         uirevision=f"curves-{config.key}",
-                                         height=PROJECTOR_HEIGHTS["curves"] if large else 250), key="curves",
-                            config=CHART)
+            live_patch.draw_figure(plots.curves([("", history)], epochs=config.epochs, large=large,
+                                                uirevision=f"curves-{config.key}",
+                                                height=PROJECTOR_HEIGHTS["curves"] if large else 250),
+                                   key="curves", view=f"{config.key}|{large}", chart_config=CHART)
             flow_view.panel(snap, config, large)
         inside.panel(snap, config, frame, large)
 

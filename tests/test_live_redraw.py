@@ -3,6 +3,7 @@ gradient flow) held between redraws so a redraw sends the boundary and the curve
 from __future__ import annotations
 
 import base64
+import json
 
 import numpy as np
 import pytest
@@ -88,17 +89,19 @@ def test_a_live_boundary_is_one_chart_patched_in_place_with_what_a_full_redraw_w
     at = app(query=RunConfig(epochs=20000, batch_size=64, seed=7).to_query())
     at.button(key="btn_pg_train").click().run()
     handle = next(iter(at.session_state["handles"].values()))
-    boundary = lambda: [c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith("-boundary")]  # noqa: E731
+    sent = lambda key: [c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")]  # noqa: E731
     try:
         handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.grid is not None and h.snapshot.epoch >= 2, 60)
         at.run()
-        skeleton, first = boundary(), live_patches(at)[-1]
+        own = lambda: next(p for p in live_patches(at) if p["token"].startswith("boundary|"))  # noqa: E731
+        skeleton, curves, first = sent("boundary"), sent("curves"), own()
         epoch = handle.snapshot.epoch
         handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.epoch > epoch + 2, 60)
         at.run()
         assert not handle.finished, "the run ended: make it longer"
-        assert boundary() == skeleton and len(skeleton) == 1                  # one element, sent unchanged
-        second = live_patches(at)[-1]
+        assert sent("boundary") == skeleton and len(skeleton) == 1            # one element, sent unchanged
+        assert sent("curves") == curves and len(curves) == 1                  # the curves too: a whole-figure patch
+        second = own()
         assert second["seq"] > first["seq"] and second["epoch"] > first["epoch"] and second["token"] == first["token"]
         frame, probs, kw = drawn[-1]
         whole = playback.live_boundary(frame, probs, config=RunConfig(), epoch=kw["epoch"]).to_plotly_json()
@@ -109,6 +112,8 @@ def test_a_live_boundary_is_one_chart_patched_in_place_with_what_a_full_redraw_w
         assert np.array_equal(np.isnan(x[0]), np.isnan(x[1])) and np.allclose(x[0], x[1], atol=1e-4, equal_nan=True)
         assert shown["layout"]["images"][-1]["source"] == whole["layout"]["images"][-1]["source"]
         assert shown["layout"]["meta"]["epoch"] == kw["epoch"] == second["epoch"]
+        grown = charts(at)["curves"]                                    # the curves of this redraw's snapshot
+        assert grown["layout"]["meta"]["epoch"] == second["epoch"] > json.loads(curves[0])["layout"]["meta"]["epoch"]
     finally:
         handle.cancel()
         handle.wait(10)

@@ -44,23 +44,28 @@ def charts(at: AppTest) -> dict[str, dict]:
     """Plotly charts by widget key -> the figure the browser shows: the spec, and a live boundary with the page's
     patch applied as its script does (nonlin_ui.live_patch: lines, field image, epoch, title and dimming)."""
     specs = {c.proto.id.split("-", 2)[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-    for patch in live_patches(at)[-1:]:
-        for spec in specs.values():
-            if spec["layout"].get("meta", {}).get("live") == patch["token"]:
-                line = next(t for t in spec["data"] if t.get("name") == "boundary line")
-                image = next(im for im in spec["layout"]["images"] if im.get("name") == "boundary")
-                line["x"], line["y"] = patch["x"], patch["y"]
-                image["source"], image["opacity"] = patch["source"], patch["opacity"]
-                spec["layout"]["meta"].update(epoch=patch["epoch"], dim=patch["dim"])
-                spec["layout"]["title"]["text"] = patch["title"]
+    patches = {p["token"]: p for p in live_patches(at)}                     # the newest per chart
+    for key, spec in specs.items():
+        patch = patches.get(spec["layout"].get("meta", {}).get("live"))
+        if patch is None:
+            continue
+        if "figure" in patch:                                                # a whole figure, diffed in
+            specs[key] = patch["figure"]
+            continue
+        line = next(t for t in spec["data"] if t.get("name") == "boundary line")
+        image = next(im for im in spec["layout"]["images"] if im.get("name") == "boundary")
+        line["x"], line["y"] = patch["x"], patch["y"]
+        image["source"], image["opacity"] = patch["source"], patch["opacity"]
+        spec["layout"]["meta"].update(epoch=patch["epoch"], dim=patch["dim"])
+        spec["layout"]["title"]["text"] = patch["title"]
     return specs
 
 
 def live_patches(at: AppTest) -> list[dict]:
-    """The live boundary patches on the page (at most one is drawn per run of the page)."""
+    """The live charts' patches on the page (nonlin_ui.live_patch), in page order."""
     from nonlin_ui.live_patch import PATCH_MARK
-    bodies = [e.proto.body for e in at.get("html") if f'id="{PATCH_MARK}"' in e.proto.body]
-    return [json.loads(b.split(" = ", 1)[1].rsplit(";</script>", 1)[0].replace("<\\/", "</")) for b in bodies]
+    bodies = [e.proto.body for e in at.get("html") if f'class="{PATCH_MARK}"' in e.proto.body]
+    return [json.loads(b.split("] = ", 1)[1].rsplit(";</script>", 1)[0].replace("<\\/", "</")) for b in bodies]
 
 
 def current_config(at: AppTest) -> RunConfig:
