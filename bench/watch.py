@@ -68,9 +68,10 @@ SAMPLER = """(() => {
     w.ticks += 1;
     // what is on screen: the visible boundary plot, or the copy nonlin_ui.bridge shows while a new one is drawn
     const gd = Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot, .nonlin-bridge'))
-      .find((g) => g.offsetParent !== null);
+      .find((g) => g.offsetParent !== null && getComputedStyle(g).visibility !== 'hidden'
+                   && (g._fullLayout || g.classList.contains('nonlin-bridge')));
     const data = (gd && gd.data) || [];
-    const present = !!(data.length || (gd && gd.querySelector('.imagelayer image')));
+    const present = !!(gd && (data.length || gd.classList.contains('nonlin-bridge')));
     let sig = null;
     if (present) {
       const parts = [];

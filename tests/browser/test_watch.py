@@ -22,7 +22,8 @@ TRAIN_TIMEOUT_MS = 120_000
 # page scripts the plot (or nonlin_ui.bridge's stand-in copy) with an offsetParent (SHOWN), LABEL its slider's label.
 CHART = ".st-key-boundary:visible .js-plotly-plot"
 SHOWN = ("Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot, .nonlin-bridge'))"
-         ".find((g) => g.offsetParent !== null)")
+         ".find((g) => g.offsetParent !== null && getComputedStyle(g).visibility !== 'hidden'"
+         " && (g._fullLayout || g.classList.contains('nonlin-bridge')))")
 LABEL = f"({SHOWN} || document.body).querySelector('.slider-group > .slider-label')"
 LABEL_TEXT = "((" + LABEL + ") || {textContent: ''}).textContent"
 VIEWPORT = (1400, 1000)                                       # the page fixture (conftest)
@@ -49,7 +50,8 @@ SAMPLER = """() => {
     const box = document.querySelector('.st-key-run_status');
     const rec = {node: gd ? gd.__watchNode : null, label: label ? label.textContent : null,
                  epoch: gd && gd.layout && gd.layout.meta ? gd.layout.meta.epoch : null,
-                 z: image ? sig(image.getAttribute('href')) : null, opacity: spec ? (spec.opacity ?? 1) : null,
+                 z: image ? sig(image.getAttribute('href')) : null,
+                 opacity: spec ? (spec.opacity ?? 1) : image ? Number(image.getAttribute('opacity') ?? 1) : null,
                  status: box ? box.innerText.trim().split('\\n')[0] : ''};
     const all = window.__watch.samples, last = all[all.length - 1];
     if (!last || ['node', 'label', 'epoch', 'z', 'opacity', 'status'].some((k) => last[k] !== rec[k])) {
