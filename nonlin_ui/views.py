@@ -110,10 +110,12 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
             if frame.note:
                 st.caption(frame.note)
         with right:
-            live_patch.draw_figure(plots.curves([("", history)], epochs=config.epochs, large=large,
-                                                uirevision=f"curves-{config.key}",
-                                                height=PROJECTOR_HEIGHTS["curves"] if large else 250),
-                                   key="curves", view=f"{config.key}|{large}", chart_config=CHART)
+            curves = plots.curves([("", history)], epochs=config.epochs, large=large, uirevision=f"curves-{config.key}",
+                                  height=PROJECTOR_HEIGHTS["curves"] if large else 250)
+            if h is not None and h.status in LIVE and not h.finished:     # patched in place while it trains
+                live_patch.draw_figure(curves, key="curves", view=f"{config.key}|{large}", chart_config=CHART)
+            else:   # a whole chart: Streamlit re-renders a resized chart from its own copy, which the curves'
+                st.plotly_chart(curves, key="curves", config=CHART)      # patches (Plotly.react) do not update
             flow_view.panel(snap, config, large)
         inside.panel(snap, config, frame, large)
 
