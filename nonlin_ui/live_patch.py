@@ -1,14 +1,17 @@
-"""A training run's boundary redrawn in place. Streamlit 1.67 gives a Plotly chart a new element id whenever its
+"""A training run's live charts redrawn in place. Streamlit 1.67 gives a Plotly chart a new element id whenever its
 figure changes (the id hashes the spec), and its frontend keys the chart by that id: every live redraw used to
 remount the chart (a new plot div, a full Plotly.newPlot), the boundary left the screen between frames and each
 redraw cost the browser a whole replot.
 
-So a live boundary is drawn as one fixed figure per data view and session (its "skeleton": the first frame it
-showed, layout.meta.live = a token), sent again unchanged on every redraw (the same spec: the same element, which
-Streamlit sends as a reference to the browser's copy), and each redraw's own frame goes beside it as a small patch:
-the boundary lines, the field image, the epoch, the title and the dimming. A script, once per page, applies the
-newest patch to the chart whose token it names with Plotly.update (the plot stays, only those parts are redrawn),
-and again to a chart that was re-created. Paused and finished runs draw their time-lapse figure as before."""
+So a live chart is drawn as one fixed figure per view and session (its "skeleton": the first figure it showed,
+layout.meta.live = a token), sent again unchanged on every redraw (the same spec: the same element, which Streamlit
+sends as a reference to the browser's copy), and each redraw's own frame goes beside it as a small patch. A script,
+once per page, applies the newest patch to the chart whose token it names:
+- the boundary (draw): its lines, field image, epoch, title and dimming, with Plotly.update (whose events also
+  update Streamlit's own copy of the figure);
+- any other chart (draw_figure: the curves): the whole new figure, with Plotly.react. Streamlit's copy keeps the
+  skeleton, and a resize redraws from it until the next patch, so the pages use this only while a run trains.
+Paused and finished runs draw their time-lapse and curves as whole charts."""
 from __future__ import annotations
 
 import json
