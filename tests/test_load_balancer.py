@@ -61,6 +61,8 @@ def balanced(tmp_path):
     store = tmp_path / "runs.sqlite3"
     servers = [StreamlitServer(store, ARTIFACTS / f"lb-{n}-server.log") for n in "ab"]
     port = free_port()
+    while port in {s.port for s in servers}:     # their ports are picked, not bound yet: free_port may repeat one
+        port = free_port()
     conf = nginx_prefix(tmp_path, port, [s.port for s in servers])
     argv = [NGINX, "-p", str(tmp_path), "-c", str(conf), "-g", f"pid {tmp_path}/nginx.pid; daemon off;"]
     checked = subprocess.run([*argv[:-2], "-g", f"pid {tmp_path}/nginx.pid;", "-t"], capture_output=True, text=True)
