@@ -167,7 +167,7 @@ def test_pause_step_reset_resume_and_stop_from_the_page(page, server):
     page.locator(".st-key-btn_pg_train button").click()
     status_starts(page, "Running")
     page.wait_for_function(f"() => {{ const gd = {SHOWN};"
-                           " return gd && gd.layout.meta && gd.layout.meta.epoch >= 50; }")
+                           " return gd && gd.layout && gd.layout.meta && gd.layout.meta.epoch >= 50; }")
     shoot_sizes(page, "watch_live")
     lab_button(page, "pause").click()
     k = paused_epoch(page)
