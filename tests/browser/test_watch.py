@@ -317,3 +317,35 @@ def test_the_curves_cursor_follows_the_scrubbed_and_played_epoch_in_the_browser(
     plotly_button(page, "❚❚ Pause").click()
     shoot(page, "watch_cursor_1400x1000.png")
     assert not real_errors(page), page.errors
+
+
+def test_the_boundary_stays_through_a_chain_of_replacements(page, server):
+    """nonlin_ui.bridge, driven the way a loaded server's page behaves: the drawn plot is purged and its element
+    replaced in one task (nothing left to copy then), the successor is replaced before it is ever drawn, then hidden,
+    then a third appears. The boundary (the bridge's copy) is on screen after each step."""
+    page.goto(server + "/?epochs=100")
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.wait_for_function(f"() => {{ const gd = {SHOWN}; return gd && gd._fullLayout; }}")
+    page.wait_for_timeout(500)                                   # the bridge has seen the drawn plot
+    seen = page.evaluate("""async () => {
+      const shown = () => { const gd = """ + SHOWN + """; return !!(gd && gd.querySelector('.main-svg .scatterlayer')); };
+      const frames = (n) => new Promise((r) => { let k = 0;
+        const f = () => (++k >= n ? r() : requestAnimationFrame(f)); requestAnimationFrame(f); });
+      const box = Array.from(document.querySelectorAll('.st-key-boundary')).find((b) => b.offsetParent !== null);
+      const gd = box.querySelector('.js-plotly-plot'), parent = box.parentNode;
+      const next = () => { const b = document.createElement('div'); b.className = 'st-key-boundary';
+        b.style.height = '300px'; b.innerHTML = '<div class="js-plotly-plot"></div>'; return b; };
+      const out = {};
+      const first = next();
+      gd.querySelector('.plot-container').remove(); delete gd._fullLayout;      // purged and replaced at once
+      parent.replaceChild(first, box);
+      await frames(3); out.purged = shown();
+      const second = next(); parent.replaceChild(second, first);                   // replaced before it was drawn
+      await frames(3); out.replaced = shown();
+      second.style.display = 'none';                                               // hidden
+      await frames(3); out.hidden = shown();
+      parent.appendChild(next());                                                  // a third
+      await frames(3); out.third = shown();
+      return out;
+    }""")
+    assert seen == {"purged": True, "replaced": True, "hidden": True, "third": True}, seen
