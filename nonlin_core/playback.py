@@ -104,12 +104,26 @@ def _base(frame: BoundaryFrame, probs: np.ndarray, config: RunConfig, *, large: 
                                    uirevision=f"boundary-{config.dataset}-{frame.pair}", show_legend=legend)
 
 
+def finite(probs) -> np.ndarray:
+    """Probabilities as drawn: float32, a diverged member's NaN as 0.5 (as the time-lapse records it)."""
+    return np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=0.5)
+
+
+def field_drawing(frame: BoundaryFrame, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """What a boundary frame draws over the plane (classes, G, G): its border lines' x and y (one scatter, NaN
+    between pieces) and the field as a PNG data URL (quantised). Shared by the time-lapse's frames, the live
+    chart and its in-place patches."""
+    heat, lines = quantised_fields(probs)
+    lx, ly = field_image.border_lines(frame.xs, frame.ys, lines, probs.shape[0])
+    return lx, ly, field_image.field_source(heat, probs.shape[0])
+
+
 def _draw_field(data: list[dict], layout: dict, probs: np.ndarray, frame: BoundaryFrame, *, dim: bool,
                 axes: str = "") -> None:
     """Replace the base figure's heatmap and contour lines (data[0], then one per line) with the time-lapse's
     drawing: data[0] a point-less trace carrying the colour bar, data[1] the boundary lines as one scatter, and
     the field as a layout image (appended to layout['images'])."""
-    heat, lines = quantised_fields(probs)
+    lx, ly, source = field_drawing(frame, probs)
     C = probs.shape[0]
     old = data[0]
     bar = {"type": "scatter", "x": [None], "y": [None], "mode": "markers", "name": "boundary", "showlegend": False,
@@ -117,12 +131,10 @@ def _draw_field(data: list[dict], layout: dict, probs: np.ndarray, frame: Bounda
                                            "showscale": bool(old.get("showscale")) and C == 2}}
     if C == 2:
         bar["marker"]["colorbar"] = {**old["colorbar"], "ticksuffix": "%"}
-    lx, ly = field_image.border_lines(frame.xs, frame.ys, lines, C)
     line = {"type": "scatter", "x": lx, "y": ly, "mode": "lines", "name": "boundary line", "showlegend": False,
             "hoverinfo": "skip", "line": {"color": "#111827", "width": 2}, "connectgaps": False}
-    data[:1 + len(lines)] = [bar, line]
-    image = field_image.field_image(frame.xs, frame.ys, field_image.field_source(heat, C),
-                                    opacity=DIM_OPACITY if dim else 1.0, axes=axes)
+    data[:1 + (1 if C == 2 else C)] = [bar, line]           # the heatmap, its contour lines (one per class)
+    image = field_image.field_image(frame.xs, frame.ys, source, opacity=DIM_OPACITY if dim else 1.0, axes=axes)
     layout["images"] = [*layout.get("images", []), image]
 
 
@@ -131,7 +143,7 @@ def live_boundary(frame: BoundaryFrame, probs: np.ndarray, *, config: RunConfig,
     """One boundary (classes, G, G) as a live chart sends it on every redraw: the time-lapse's integer z and its
     thinned points, so a redraw is ~4x smaller than float z (and looks like the time-lapse that replaces it)."""
     frame = thinned(frame)
-    probs = np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=0.5)     # a diverged member: as recorded
+    probs = finite(probs)
     fig = _base(frame, probs, config, large=large, title=title, height=height, legend=legend, epoch=epoch)
     data = [dict(t.to_plotly_json()) for t in fig.data]
     layout = fig.layout.to_plotly_json()
@@ -145,15 +157,13 @@ def _frames(timelapse: Timelapse, panels: list[tuple[int, int]], frame: Boundary
     """One frame per recorded epoch: each panel's boundary lines (panels: (member, index of its line trace))
     and, in layout.images in panel order, its field (shown by the page's script: plotly redraws no image)."""
     frames = []
-    C = len(frame.class_names)
     for i, epoch in enumerate(timelapse.epochs):
         probs = timelapse.probabilities(i)
         data, images = [], []
         for k, _ in panels:
-            heat, lines = quantised_fields(probs[k])
-            lx, ly = field_image.border_lines(frame.xs, frame.ys, lines, C)
+            lx, ly, source = field_drawing(frame, probs[k])
             data.append({"type": "scatter", "x": lx, "y": ly})
-            images.append({"source": field_image.field_source(heat, C)})
+            images.append({"source": source})
         frames.append({"name": str(epoch), "data": data, "traces": [line for _, line in panels],
                        "layout": {"images": images}})
     return frames

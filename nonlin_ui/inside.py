@@ -19,11 +19,10 @@ from nonlin_core.region_plot import region_map_figure
 from nonlin_core.regions import REGION_RESOLUTION, display_axes, region_map
 from nonlin_core.space_plot import hidden_space_figure
 
-from . import held, network_sync, resources
+from . import held, network_sync, resources, runs
 
 CHART = {"displaylogo": False, "displayModeBar": False}
 VIEWS = ("Network", "Linear regions", "Hidden space")
-LIVE = ("queued", "running")       # a run in these draws its current model; paused or ended, its time-lapse
 NETWORK_CAPTION = ("Each square is a unit: its output over the plotted plane (blue above 0, orange below, white 0; "
                    "outputs in the class colours). Lines are weights: blue positive, orange negative, thicker = "
                    "larger |weight|. Hover a unit for the share of the data where it is active (z > 0), a line's "
@@ -61,7 +60,7 @@ def current_model(snap, config: RunConfig, data: datasets.Dataset):
 def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> None:
     """The chosen view of the run's current model (rebuilt at most every second while it trains: held.py)."""
     choice = st.segmented_control("Inside the network", VIEWS, default=VIEWS[0], key="pg_inside") or VIEWS[0]
-    played = played_params(snap) if snap is not None and snap.status[0] not in LIVE else None
+    played = played_params(snap) if snap is not None and snap.status[0] not in runs.LIVE else None
     if choice == "Network" and played is not None:
         network_played(played, config, large)
         return

@@ -20,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from nonlin_core import field_image, playback
+from nonlin_core import playback
 from nonlin_core.config import RunConfig
 from nonlin_core.inspection import BoundaryFrame
 
@@ -73,12 +73,9 @@ def token(config: RunConfig, frame: BoundaryFrame, *, key: str, large: bool, hei
 
 def patch(frame: BoundaryFrame, probs: np.ndarray, *, epoch: int, title: str, dim: bool) -> dict:
     """The parts of a live boundary that change from frame to frame, as the page's script applies them."""
-    probs = np.nan_to_num(np.asarray(probs, dtype=np.float32), nan=0.5)
-    heat, lines = playback.quantised_fields(probs)
-    C = probs.shape[0]
-    lx, ly = field_image.border_lines(frame.xs, frame.ys, lines, C)
+    lx, ly, source = playback.field_drawing(frame, playback.finite(probs))
     as_list = (lambda v: [None if not np.isfinite(x) else round(float(x), 4) for x in v])
-    return {"x": as_list(lx), "y": as_list(ly), "source": field_image.field_source(heat, C),
+    return {"x": as_list(lx), "y": as_list(ly), "source": source,
             "opacity": playback.DIM_OPACITY if dim else 1.0, "epoch": int(epoch), "dim": bool(dim), "title": title}
 
 

@@ -253,11 +253,20 @@ def status(handle: JobHandle | None, *, idle: str = "Not trained yet — press *
             st.error(f"Failed — {handle.message}")
 
 
+LIVE = ("queued", "running")     # a run in these draws its newest frame; paused or ended, its scrubbable time-lapse
+
+
 def phase(handle: JobHandle | None) -> str:
     """'queued', 'running', 'paused' or 'idle' (no run, or it has ended): what the page's timers follow."""
     if handle is None or handle.finished:
         return "idle"
     return handle.status if handle.status in ("queued", "paused") else "running"
+
+
+def trains(handle: JobHandle | None) -> bool:
+    """Queued or training: the pages draw the run's newest frame (live charts, patched in place); a paused or
+    ended run draws its time-lapse and its curves as whole charts."""
+    return phase(handle) in LIVE
 
 
 def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -> None:

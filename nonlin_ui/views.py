@@ -24,7 +24,6 @@ NARROW_CSS = """<style>
     { flex: 1 1 100% !important; width: 100% !important; min-width: 100%; }
 }
 </style>"""
-LIVE = ("queued", "running")      # these draw the newest frame; a paused or ended run, its scrubbable time-lapse
 SHAPE_WORDS = {
     "line": "a straight line: this model cannot bend",
     "nearly": "almost straight",
@@ -65,7 +64,7 @@ def _probs(snap, k: int):
 def _stand_in(h: JobHandle | None, previous: JobHandle | None, config: RunConfig):
     """The previous run's last boundary (K = 1 probabilities) while h, on the same data, has drawn nothing yet."""
     snap = h.snapshot if h is not None else None
-    if h is None or h.status not in LIVE or (snap is not None and snap.grid is not None) or previous is None:
+    if not runs.trains(h) or (snap is not None and snap.grid is not None) or previous is None:
         return None
     old = previous.snapshot
     same_data = resources.data_config(previous.configs[0]).key == resources.data_config(config).key
@@ -90,7 +89,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
             if paced is not None:
                 boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
                          height=height, title="Decision boundary", patched=True)
-            elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and h.status not in LIVE:
+            elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and not runs.trains(h):
                 replay = pace.replay_from(h)
                 fig = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}", lambda: (
                     playback.boundary_timelapse(frame, playback.with_latest(snap.timelapse, snap.grid, snap.epoch),
@@ -112,7 +111,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         with right:
             curves = plots.curves([("", history)], epochs=config.epochs, large=large, uirevision=f"curves-{config.key}",
                                   height=PROJECTOR_HEIGHTS["curves"] if large else 250)
-            if h is not None and h.status in LIVE and not h.finished:     # patched in place while it trains
+            if runs.trains(h):                                 # patched in place while it trains
                 live_patch.draw_figure(curves, key="curves", view=f"{config.key}|{large}", chart_config=CHART)
             else:   # a whole chart: Streamlit re-renders a resized chart from its own copy, which the curves'
                 st.plotly_chart(curves, key="curves", config=CHART)      # patches (Plotly.react) do not update
@@ -157,7 +156,7 @@ def compare(handle: JobHandle | None, spec: CompareSpec, frame: inspection.Bound
 
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
-        played = h is not None and h.status not in LIVE and compare_timelapse(snap, spec, frame, large)
+        played = h is not None and not runs.trains(h) and compare_timelapse(snap, spec, frame, large)
         for m, (label, col) in enumerate(zip(labels, st.columns(len(labels), gap="small"))):
             members = spec.members(m)
             probs = _probs(snap, members[0])
