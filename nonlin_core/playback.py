@@ -22,18 +22,25 @@ from .inspection import BoundaryFrame
 from .timelapse import Timelapse, quantise
 
 WATCH_SECONDS = 8.0                         # a watchable pace shows a run's formation over at least this long
-PLAY_FPS = 24.0                             # 1x plays this many frames a second (120 frames: 5 s)
+PLAY_FPS = 30.0                             # 1x plays this many frames a second (120 frames: 4 s)
 SPEEDS = (("¼×", 0.25), ("½×", 0.5), ("1×", 1.0), ("2×", 2.0), ("4×", 4.0))
 DIM_OPACITY = 0.35                          # a previous run, shown until the next one draws
-MIN_FRAME_MS = 15                           # faster than the browser draws is no faster
+DISPLAY_MS = 1000 / 60                      # a display frame (60 Hz; a 120 Hz display divides it evenly)
+MIN_FRAME_MS = 15                           # faster than the display draws is no faster
 MAX_POINTS = 400        # a heatmap frame redraws every point too: 1000 points played ~4 frames/s on 2 busy cores
 
 
 def frame_ms(n_frames: int, speed: float = 1.0, seconds: float | None = None) -> int:
     """Milliseconds a frame stays on screen: PLAY_FPS * speed frames a second, or (seconds) so n_frames play in
-    `seconds` / speed."""
+    `seconds` / speed; at most the display's rate (2x and 4x both play every display frame at 60 Hz).
+
+    Plotly shows the next frame on the first animation frame after `duration` ms, so a duration of exactly k
+    display frames waits for a (k+1)-th whenever the clock reads k frames as no later: 1x at 24 frames a second
+    (42 ms: between 2 and 3 display frames) played 17.6 frames/s in chromium. A duration just under a whole
+    number of display frames shows each frame for exactly that many."""
     per_frame = 1 / PLAY_FPS if seconds is None else seconds / max(n_frames, 1)
-    return max(MIN_FRAME_MS, round(1000 * per_frame / speed))
+    frames = max(1, round(1000 * per_frame / speed / DISPLAY_MS))
+    return max(MIN_FRAME_MS, int(frames * DISPLAY_MS) - 3)
 
 
 def paced_index(n_frames: int, elapsed: float, seconds: float = WATCH_SECONDS) -> int:
