@@ -264,7 +264,9 @@ class BatchRun:
             if self.recorder is not None and self.recorder.wants(self.epoch):
                 self.record()
             now = time.perf_counter()
-            if (self.snapshot_every and self.epoch % self.snapshot_every == 0) or now - last_snap >= self.snapshot_seconds:
+            # the first trained epoch is shown at once (a page waits for it to draw the Train click's first frame)
+            if ((self.snapshot_every and self.epoch % self.snapshot_every == 0) or now - last_snap >= self.snapshot_seconds
+                    or self.epoch == 1):
                 self.check_divergence(self.epoch - 1 if self.full_batch else self.epoch)
                 if "running" not in self.status:
                     break

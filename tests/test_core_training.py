@@ -140,6 +140,17 @@ def test_snapshots_are_prefixes_of_the_final_history(batch_size):
             assert np.array_equal(s.history[m], final.history[m][:, :s.epoch])
 
 
+@pytest.mark.parametrize("batch_size", [0, 16])
+def test_the_first_trained_epoch_is_a_snapshot_at_once(batch_size):
+    """A page waits for a new run's first snapshot to draw the Train click's first frame: it comes after epoch 1,
+    not after snapshot_seconds of training."""
+    config = RunConfig(dataset="xor", n_samples=100, epochs=12, batch_size=batch_size, device="cpu")
+    snaps = list(Trainer(config).steps(snapshot_seconds=1e9, grid=True, grid_resolution=10))
+    epochs = [s.epoch for s in snaps]          # full batch: a snapshot's epoch is the last one with test metrics
+    assert len(snaps) == 2 and epochs[0] <= 1 and epochs[1] == 12, epochs
+    assert not snaps[0].done and snaps[0].grid.shape == (1, 2, 10, 10)
+
+
 def test_grid_matches_the_trained_model():
     config = RunConfig(dataset="moons", n_samples=200, epochs=30, device="cpu")
     data = datasets.load(config)

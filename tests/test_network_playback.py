@@ -108,8 +108,8 @@ def test_a_paused_runs_diagram_ends_at_its_epoch():
     stop = next(e for e in range(150, 500) if e not in frame_epochs(500))
     control = RunControl()
     control.step(stop)
-    paused = next(Trainer(config).steps(timelapse=True, grid=True, grid_resolution=8, control=control,
-                                        snapshot_seconds=1e9))
+    paused = next(s for s in Trainer(config).steps(timelapse=True, grid=True, grid_resolution=8, control=control,
+                                                   snapshot_seconds=1e9) if s.status != ["running"])
     assert paused.status == ["paused"] and paused.timelapse.epochs[-1] < stop
     played = played_params(paused)
     assert played.epochs == [*paused.timelapse.epochs, stop] and np.array_equal(played.params[0, -1], paused.params[0])
