@@ -29,6 +29,22 @@ def held(name: str, key: str, live: bool, build: Callable[[], T], seconds: float
     return value
 
 
+def drawn(name: str, key: str, hold: bool, drawing: Callable[[], Callable[[], None]]) -> None:
+    """Draw a slow view: drawing() builds it and returns what draws it. hold (the response to a Train click): the
+    view as drawn last time, when `key` (what it shows: the view chosen, the data) is the same. Its charts are the
+    same specs, which Streamlit sends as references to the browser's copies: the browser draws the new run's
+    boundary first (measured: the network diagram and the gradient flow drawn in the same response put the first
+    frame 0.3 s later), and the next live redraw, 0.3 s on, brings the new run's view."""
+    views = st.session_state.setdefault("drawn_views", {})
+    last = views.get(name)
+    if hold and last is not None and last[0] == key:
+        last[1]()
+        return
+    draw = drawing()
+    views[name] = (key, draw)
+    draw()
+
+
 MEMO_SIZE = 6       # finished runs' figures kept per session: going back to one is not rebuilt
 
 

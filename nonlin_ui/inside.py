@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -57,28 +58,37 @@ def current_model(snap, config: RunConfig, data: datasets.Dataset):
                      config.activation, seed=config.seed), False
 
 
-def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> None:
-    """The chosen view of the run's current model (rebuilt at most every second while it trains: held.py)."""
+def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool, hold: bool = False) -> None:
+    """The chosen view of the run's current model (rebuilt at most every second while it trains: held.py).
+    hold: as drawn last time (a Train click's response: held.drawn)."""
     choice = st.segmented_control("Inside the network", VIEWS, default=VIEWS[0], key="pg_inside") or VIEWS[0]
+    held.drawn("inside", f"{choice}|{resources.data_config(config).key}", hold,
+               lambda: _drawing(choice, snap, config, frame, large))
+
+
+def _drawing(choice: str, snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool) -> Callable[[], None]:
     played = played_params(snap) if snap is not None and snap.status[0] not in runs.LIVE else None
     if choice == "Network" and played is not None:
-        network_played(played, config, large)
-        return
+        fig = _played(played, config, large)
+        return lambda: network_played(fig)
     live = snap is not None and not snap.done
     key = f"{choice}|{config.key}|{snap is None}"
     kind, fig, found = held.held("inside", key, live, lambda: build(choice, snap, config, frame, large))
-    if kind == "smooth":
-        st.info(f"**{config.activation}** is smooth: its network bends everywhere and has no linear regions. "
-                "Pick none, relu or leaky_relu to see them.")
-    elif kind == "regions":
-        left, right = st.columns([3, 2], gap="medium")
-        left.plotly_chart(fig, key="regions", config=CHART)
-        with right:
-            st.metric("Linear regions in view (at least)", f"{found:,}", width="content")
-            st.caption(REGIONS_CAPTION)
-    else:
-        st.plotly_chart(fig, key=kind, config=CHART)
-        st.caption(NETWORK_CAPTION if kind == "network" else HIDDEN_CAPTION)
+
+    def draw() -> None:
+        if kind == "smooth":
+            st.info(f"**{config.activation}** is smooth: its network bends everywhere and has no linear regions. "
+                    "Pick none, relu or leaky_relu to see them.")
+        elif kind == "regions":
+            left, right = st.columns([3, 2], gap="medium")
+            left.plotly_chart(fig, key="regions", config=CHART)
+            with right:
+                st.metric("Linear regions in view (at least)", f"{found:,}", width="content")
+                st.caption(REGIONS_CAPTION)
+        else:
+            st.plotly_chart(fig, key=kind, config=CHART)
+            st.caption(NETWORK_CAPTION if kind == "network" else HIDDEN_CAPTION)
+    return draw
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -88,10 +98,13 @@ def _played_figure(config_json: str, epochs: tuple[int, ...], params_digest: str
     return network_timelapse(views, list(epochs), large=large, uirevision=f"network-{config.key}")
 
 
-def network_played(played, config: RunConfig, large: bool) -> None:
-    """A paused or finished run: the diagram at every recorded epoch, shown at the boundary's (network_sync)."""
+def _played(played, config: RunConfig, large: bool):
     digest = hashlib.sha1(played.params.tobytes()).hexdigest()
-    fig = _played_figure(config.to_json(), tuple(played.epochs), digest, large, played)
+    return _played_figure(config.to_json(), tuple(played.epochs), digest, large, played)
+
+
+def network_played(fig) -> None:
+    """A paused or finished run: the diagram at every recorded epoch, shown at the boundary's (network_sync)."""
     st.plotly_chart(fig, key="network", config=CHART)
     st.caption(NETWORK_CAPTION + " It shows the epoch of the boundary's slider as you scrub or play it.")
     network_sync.install()

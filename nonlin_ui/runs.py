@@ -26,6 +26,7 @@ QUEUED_GRACE_SECONDS = 0.1    # ... unless its run is still queued after this (n
 QUEUED_SECONDS = 1.0          # a queued run's status line (its place in the line) redraws this often
 PAUSED_SECONDS = 1.0          # a paused run's status line checks this often whether it was resumed elsewhere
 CANCEL_WAIT_SECONDS = 1.0     # a new run waits at most this long for this page's cancelled one to end
+JUST_STARTED = "just_started"  # session state: the key of the run this script run started
 LAB_WAIT_SECONDS = 3.0        # a Pause/Step/Reset click waits at most this long for the job to show it
 
 
@@ -65,6 +66,7 @@ def start(configs: list[RunConfig], slot: str, *, paced: bool = False) -> JobHan
         return None
     resources.remember(handle)
     st.session_state[f"run_{slot}"] = handle.key
+    st.session_state[JUST_STARTED] = handle.key
     if paced:
         pace.begin(handle)
     # the first snapshot comes ~0.2 s into training: draw it in this response. A queued run (every worker
@@ -74,6 +76,12 @@ def start(configs: list[RunConfig], slot: str, *, paced: bool = False) -> JobHan
         if handle.status == "queued" and time.monotonic() > start_t + QUEUED_GRACE_SECONDS:
             break
     return handle
+
+
+def just_started(handle: JobHandle | None) -> bool:
+    """Whether this script run started `handle` (a Train click's, or a changed setting's, response); asked once."""
+    started = st.session_state.pop(JUST_STARTED, None)
+    return handle is not None and started == handle.key
 
 
 def submit_or_report(submit: Callable[[], T]) -> T | None:

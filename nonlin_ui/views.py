@@ -79,6 +79,7 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
 
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
+        hold = runs.just_started(h)          # the click's response: the slow panels as they were (held.drawn)
         stand_in = _stand_in(h, previous, config)
         paced = pace.shown(h)
         history = _history(snap, range(1))
@@ -115,8 +116,8 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
                 live_patch.draw_figure(curves, key="curves", view=f"{config.key}|{large}", chart_config=CHART)
             else:   # a whole chart: Streamlit re-renders a resized chart from its own copy, which the curves'
                 st.plotly_chart(curves, key="curves", config=CHART)      # patches (Plotly.react) do not update
-            flow_view.panel(snap, config, large)
-        inside.panel(snap, config, frame, large)
+            flow_view.panel(snap, config, large, hold)
+        inside.panel(snap, config, frame, large, hold)
 
     runs.live(handle, draw)
     cursor.install()

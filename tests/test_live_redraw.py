@@ -55,6 +55,28 @@ def test_the_network_and_gradient_flow_are_held_between_live_redraws(app, monkey
         handle.wait(10)
 
 
+def test_the_train_clicks_response_keeps_the_slow_panels_and_the_next_redraw_brings_the_new_runs(app):
+    """The click's response sends the network diagram and the gradient flow as they were (the browser draws the new
+    run's boundary first); the next live redraw draws the new run's."""
+    at = app(query=RunConfig(epochs=20000, batch_size=64, seed=7).to_query())
+    before = charts(at)
+    assert "untrained" in before["network"]["layout"]["title"]["text"] and "grad_flow" not in before
+    at.button(key="btn_pg_train").click().run()
+    handle = next(iter(at.session_state["handles"].values()))
+    try:
+        response = charts(at)
+        assert response["network"] == before["network"] and "grad_flow" not in response
+        handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.grad_norm is not None
+                          and h.snapshot.epoch >= 2, 60)
+        at.run()
+        after = charts(at)
+        assert not handle.finished, "the run ended: make it longer"
+        assert "at epoch" in after["network"]["layout"]["title"]["text"] and "grad_flow" in after
+    finally:
+        handle.cancel()
+        handle.wait(10)
+
+
 def test_a_finished_runs_time_lapse_is_built_once_per_session(app, monkeypatch):
     from nonlin_ui import views
     built, original = [], views.playback.boundary_timelapse
