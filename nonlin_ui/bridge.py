@@ -18,7 +18,8 @@ import streamlit as st
 
 BRIDGE_MS = 4000        # no boundary element on the page: the copy goes after this long
 PENDING_MS = 30000      # a successor's element is there, not drawn yet (a loaded server may take seconds)
-REFRESH_MS = 250        # the remembered look of a shown boundary is at most this old (and retaken as it goes)
+REFRESH_MS = 1000       # the remembered look of a shown boundary is at most this old (and retaken as it goes);
+                        # a copy costs ~5-10 ms of the page's main thread on 2 busy cores
 
 SCRIPT = ("""<script>(() => {
   if (window.__nonlinBridge) return;
