@@ -65,6 +65,14 @@ SAMPLER = """(() => {
     return s;
   };
   const tick = () => {
+    // once the page's own per-frame scripts run (nonlin_ui.bridge, live_patch), sample after them in each frame
+    // (callbacks run in the order they were requested): this init script starts first, and a sample taken before
+    // the bridge has put its copy in place counted a blank that was never painted
+    if (!w.after && window.__nonlinBridge && window.__nonlinLivePatch) {
+      w.after = true;
+      setTimeout(() => requestAnimationFrame(tick), 0);
+      return;
+    }
     w.ticks += 1;
     // what is on screen: the visible boundary plot, or the copy nonlin_ui.bridge shows while a new one is drawn
     const gd = Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot, .nonlin-bridge'))
