@@ -40,8 +40,9 @@ def _history(snap, members: range) -> dict[str, np.ndarray]:
 
 def boundary(frame: inspection.BoundaryFrame, config: RunConfig, probs, *, epoch: int, key: str, large: bool,
              title: str = "", height: int = 460, legend: bool = True, dim: bool = False, patched: bool = False) -> None:
-    """The data alone (probs None) or a live boundary; patched: redrawn in place (live_patch, one chart a page)."""
-    if probs is not None and patched:
+    """The data alone (probs None) or a live boundary; patched: redrawn in place (live_patch, one chart a page;
+    the data alone too, on the same chart)."""
+    if patched:
         live_patch.draw(frame, config, probs, epoch=epoch, key=key, large=large, title=title, height=height,
                         legend=legend, dim=dim, chart_config=CHART)
         return

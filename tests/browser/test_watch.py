@@ -349,3 +349,18 @@ def test_the_boundary_stays_through_a_chain_of_replacements(page, server):
       return out;
     }""")
     assert seen == {"purged": True, "replaced": True, "hidden": True, "third": True}, seen
+
+
+def test_a_patched_chart_redrawn_from_streamlits_copy_gets_its_patch_again(page, server):
+    """Streamlit redraws a resized chart from its own copy of the figure (the skeleton), which carries none of the
+    page's patches: the patch goes on again (nonlin_ui.live_patch). Here the data alone, whose patch hides the
+    field: undone as that redraw would (the field shown, no patch's seq in layout.meta), it is hidden again."""
+    page.goto(server + "/?epochs=100&seed=12")
+    boundary = f"(() => {{ const gd = {SHOWN}; return gd && gd.layout && gd.layout.meta ? gd : null; }})()"
+    image = "(gd.layout.images || []).findIndex((im) => im.name === 'boundary')"
+    page.wait_for_function(f"() => {{ const gd = {boundary}; return gd && gd.layout.meta.seq !== undefined"
+                           f" && gd.layout.images[{image}].opacity === 0; }}", timeout=90_000)
+    page.evaluate(f"() => {{ const gd = {boundary}; const update = {{meta: {{live: gd.layout.meta.live}}}};"
+                  f" update[`images[${{{image}}}].opacity`] = 1; window.Plotly.relayout(gd, update); }}")
+    page.wait_for_function(f"() => {{ const gd = {boundary}; return gd.layout.meta.seq !== undefined"
+                           f" && gd.layout.images[{image}].opacity === 0; }}", timeout=5_000)
