@@ -16,8 +16,9 @@ layout image, swapped per played frame; a heatmap's z in gd.data, if a figure ha
 the page's own clock (performance.now()); clicks happen inside the page. Figures:
 - first frame: Train click -> the first heatmap whose z differs from the one shown before the click.
 - live redraws/s: distinct heatmaps drawn between the first frame and the status line's "Done", per second.
-- socket bytes: sizes of the websocket frames the page received from the click to "Done" (median, max; the
-  finished run's time-lapse payload comes after), and their sum divided by the boundary redraws.
+- socket bytes: sizes of the websocket frames the page received from the click to the last live redraw before
+  "Done" (median, max; the finished run's time-lapse comes with "Done" and is not counted), and their sum divided
+  by the boundary redraws.
 - blank: the longest time without a boundary chart on the page after the click, or without a heatmap once
   the first frame was drawn.
 - stored run: the click on an already trained activation -> the first heatmap other than the one shown before
@@ -212,7 +213,13 @@ def train_and_follow(page: Page, sock: Socket, label: str, clicked: float, wall0
         sample.live_s = (done["t"] - first["t"]) / 1000
         sample.redraws_per_s = sample.redraws / sample.live_s if sample.live_s > 0 else None
     sample.blank_s = blank_gaps(evs, clicked, end, shown)
-    sample.frame_bytes = [n for t, n in sock.frames if wall0 <= t <= wall_done]
+    # the live updates: frames up to the last live redraw (page time mapped onto the clock from the click), not the
+    # finished run's time-lapse, which arrives with "Done" and may come before this script sees "Done"
+    live_end = wall_done
+    if first is not None and done is not None and done["t"] > first["t"]:
+        last = max(e["t"] for e in evs if first["t"] <= e["t"] < done["t"])
+        live_end = min(wall_done, wall0 + (last - clicked) / 1000 + 0.05)
+    sample.frame_bytes = [n for t, n in sock.frames if wall0 <= t <= live_end]
     sample.final_sig = next((e["sig"] for e in reversed(evs) if e["sig"]), None)
     sample.timeline = [[round((e["t"] - clicked) / 1000, 3), e["present"], e["sig"], e["status"]] for e in evs]
     return sample
