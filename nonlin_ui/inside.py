@@ -17,7 +17,7 @@ from nonlin_core.network import network_view, output_kind, snapshot_model
 from nonlin_core.network_playback import network_timelapse, played_params, timelapse_views
 from nonlin_core.network_plot import network_diagram
 from nonlin_core.region_plot import region_map_figure
-from nonlin_core.regions import REGION_RESOLUTION, display_axes, region_map
+from nonlin_core.regions import REGION_RESOLUTION, display_axes, piecewise_linear, region_map
 from nonlin_core.space_plot import hidden_space_figure
 
 from . import held, network_sync, resources, runs
@@ -62,7 +62,10 @@ def panel(snap, config: RunConfig, frame: inspection.BoundaryFrame, large: bool,
     """The chosen view of the run's current model (rebuilt at most every second while it trains: held.py).
     hold: as drawn last time (a Train click's response: held.drawn)."""
     choice = st.segmented_control("Inside the network", VIEWS, default=VIEWS[0], key="pg_inside") or VIEWS[0]
-    held.drawn("inside", f"{choice}|{resources.data_config(config).key}", hold,
+    # what the held view shows must still hold: the data, and for the regions whether the network has any (a
+    # smooth activation's message is drawn at once: it costs the browser nothing)
+    regions = choice == VIEWS[1] and piecewise_linear(config.activation)
+    held.drawn("inside", f"{choice}|{resources.data_config(config).key}|{regions}", hold,
                lambda: _drawing(choice, snap, config, frame, large))
 
 
