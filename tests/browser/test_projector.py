@@ -22,11 +22,13 @@ def test_present_link_fits_boundary_curves_and_status_in_1280x720_with_text_enla
     page.goto(f"{server}/?present=1&hide=optimizer,lr,batch_size&lr=0.3", timeout=60_000)
     page.get_by_role("button", name="Train", exact=True).click(timeout=90_000)
     page.get_by_text("Done —").wait_for(timeout=TRAIN_TIMEOUT_MS)
-    boundary = page.locator(".st-key-boundary .js-plotly-plot")
-    curves = page.locator(".st-key-curves .js-plotly-plot")
-    # the finished run's figures replace the live ones: for a moment both plots sit in an element
-    page.wait_for_function("() => ['boundary', 'curves'].every((k) => "
-                           "document.querySelectorAll(`.st-key-${k} .js-plotly-plot`).length === 1)", timeout=30_000)
+    # the visible plots: the finished run's figures replace the live ones (for a moment both plots sit in an
+    # element), and Streamlit may keep a hidden copy of an element (display: none) around the page's timer ticks
+    boundary = page.locator(".st-key-boundary .js-plotly-plot:visible").first
+    curves = page.locator(".st-key-curves .js-plotly-plot:visible").first
+    page.wait_for_function("() => ['boundary', 'curves'].every((k) => Array.from(document.querySelectorAll("
+                           "`.st-key-${k} .js-plotly-plot`)).filter((g) => g.offsetParent !== null).length === 1)",
+                           timeout=30_000)
     boundary.wait_for(timeout=30_000)
     page.wait_for_timeout(500)                               # the time-lapse figure's first layout
     page.screenshot(path=str(ROOT / "artifacts" / "projector-1280x720.png"))
