@@ -129,7 +129,8 @@ class RayExecutor:
     def __init__(self, slots: int = 2):
         ray = _ray()
         self.slots = slots
-        if not ray.is_initialized():
+        self._connected = not ray.is_initialized()           # this executor connects the driver, and disconnects it
+        if self._connected:
             address = os.environ.get("RAY_ADDRESS", "").strip() or "local"
             env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
                 p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
@@ -188,3 +189,5 @@ class RayExecutor:
         for actor in [*self._actors, self._owner]:
             ray.kill(actor)
         self._actors = []
+        if self._connected:     # stops the driver's threads that print the raylet's notices (to stdout) later
+            ray.shutdown()

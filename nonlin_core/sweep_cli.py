@@ -3,6 +3,7 @@ executor NONLIN_EXECUTOR names (threads, processes, or Ray at RAY_ADDRESS): the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -99,8 +100,10 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
     name = executor_name()
     configure_process()
     started = time.perf_counter()
-    finals = train_groups(groups)
-    seconds = time.perf_counter() - started
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr) if ns.json else contextlib.nullcontext():
+        finals = train_groups(groups)        # with --json, stdout is the JSON alone: what a library prints goes to
+    seconds = time.perf_counter() - started  # stderr (Ray prints its raylet's notices, a killed worker's, to stdout)
     runs = []
     for configs, snap in zip(groups, finals):
         for k, c in enumerate(configs):
@@ -113,7 +116,7 @@ def cmd_sweep(ns: argparse.Namespace) -> int:
         _save(groups, finals)
     if ns.json:
         print(json.dumps({"dataset": spec.base.dataset, "epochs": spec.base.epochs, "executor": name,
-                          "seconds": round(seconds, 3), "runs": runs}))
+                          "seconds": round(seconds, 3), "runs": runs}), file=out)
     else:
         print(f"{len(runs)} runs in {len(groups)} batched jobs on {name} in {seconds:.1f} s "
               f"({spec.base.dataset}, {spec.base.epochs} epochs)")

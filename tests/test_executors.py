@@ -198,6 +198,26 @@ def test_sweep_runs_equal_their_runs_alone(capsys):
         assert r["test_acc"] == alone.final[0]["test_acc"] and abs(r["train_acc"] - alone.final[0]["train_acc"]) < 1e-12
 
 
+def test_sweep_json_is_the_only_thing_on_stdout_whatever_a_library_prints(capsys, monkeypatch):
+    """Ray prints its raylet's notices (a stopped worker's, say) to the driver's stdout, at any time up to the
+    driver's disconnect; with --json they go to stderr, and stdout stays one JSON object."""
+    from nonlin_core import sweep_cli
+    trained = sweep_cli.train_groups
+
+    def noisy(groups):
+        print("(raylet) A worker died or was killed while executing a task")
+        finals = trained(groups)
+        print("(raylet) another notice, after the last run")
+        return finals
+
+    monkeypatch.delenv("NONLIN_EXECUTOR", raising=False)
+    monkeypatch.setattr(sweep_cli, "train_groups", noisy)
+    assert main(SWEEP) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["runs"]) == 16
+    assert captured.err.count("(raylet)") == 2
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--activations", "relu,nope"], "activation: 'nope' is not one of"),
     (["--depths", "1,x"], "not a comma-separated list"),
@@ -214,6 +234,19 @@ def test_sweep_bad_input_is_one_line_and_exit_2(capsys, argv, message):
 
 
 @pytest.mark.slow
+def test_a_ray_executor_disconnects_the_driver_it_connected(ray_address):
+    """Stopping the executor ends the driver's connection it made, and with it the threads that print the raylet's
+    notices: nothing reaches a command's stdout after its output. A driver connected before it stays connected."""
+    code = ("import ray; from nonlin_core.ray_executor import RayExecutor\n"
+            "e = RayExecutor(1); up = ray.is_initialized(); e.shutdown(); print(up, ray.is_initialized())\n"
+            "ray.init(address='auto', log_to_driver=False); e = RayExecutor(1); e.shutdown(); print(ray.is_initialized())")
+    env = {**os.environ, "RAY_ADDRESS": ray_address, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "False", "True"]
+
+
 def test_sweep_on_ray_gives_the_same_results(ray_address, capsys, monkeypatch):
     monkeypatch.delenv("NONLIN_EXECUTOR", raising=False)
     here = sweep_here(capsys)
