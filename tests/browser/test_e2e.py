@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.server import ROOT
 
@@ -16,9 +17,14 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "artifacts"
 TRAIN_TIMEOUT_MS = 120_000
 
+# The boundary's plot on screen: Streamlit may keep a hidden copy of an element for a moment around a rerun.
+BOUNDARY = ("Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot'))"
+            ".find((e) => e.offsetParent !== null)")
+
 # Records every change of the boundary chart (epoch in layout.meta, a hash of its field image) and of the status
 # line, with performance.now() timestamps, so the test can measure streaming from the page's side.
 SAMPLER = """() => {
+  const boundary = () => __B__;
   if (window.__nl) return;
   window.__nl = {samples: []};
   const sig = (z) => {
@@ -29,7 +35,7 @@ SAMPLER = """() => {
     return h + ':' + s.length;
   };
   setInterval(() => {
-    const gd = document.querySelector('.st-key-boundary .js-plotly-plot');
+    const gd = boundary();
     const box = document.querySelector('.st-key-run_status');
     const image = gd ? gd.querySelector('.imagelayer image') : null;
     const rec = {epoch: gd && gd.layout && gd.layout.meta ? gd.layout.meta.epoch : null,
@@ -40,7 +46,7 @@ SAMPLER = """() => {
       all.push(rec);
     }
   }, 10);
-}"""
+}""".replace("__B__", BOUNDARY)
 
 
 def status_starts(page, word: str, timeout: int = TRAIN_TIMEOUT_MS) -> None:
@@ -91,8 +97,9 @@ def test_playground_streams_and_serves_cached_runs(page, server):
 
     clicked = click_timed(page, ".st-key-btn_pg_train button")
     status_starts(page, "Done")
-    page.wait_for_function("() => { const gd = document.querySelector('.st-key-boundary .js-plotly-plot');"
-                           " return gd && gd.layout.meta && gd.layout.meta.epoch === 3000; }")   # the final boundary
+    page.wait_for_selector(".st-key-confusion .js-plotly-plot")     # the finished run's page, its time-lapse drawn
+    page.wait_for_function("() => { const l = window.__nl.samples.at(-1);"     # ... and sampled: the final boundary
+                           " return l.epoch === 3000 && l.z && l.status.startsWith('Done'); }")
     after = [s for s in samples(page) if s["t"] >= clicked]
     updates = [s for s in after if s["epoch"] and s["z"]]
     first = updates[0]
@@ -112,7 +119,7 @@ def test_playground_streams_and_serves_cached_runs(page, server):
     page.locator(".st-key-pg_train_on_change label").click()      # train on change: one click on tanh trains it
     pick_pill(page, "pg_activation", "tanh")
     page.wait_for_function("() => location.search.includes('activation=tanh')")
-    page.wait_for_function("() => { const gd = document.querySelector('.st-key-boundary .js-plotly-plot');"
+    page.wait_for_function(f"() => {{ const gd = {BOUNDARY};"
                            " return gd && gd.layout.meta && gd.layout.meta.epoch >= 100; }", timeout=TRAIN_TIMEOUT_MS)
     if page.inner_text(".st-key-run_status").startswith("Running"):
         page.wait_for_selector(".st-key-curves .js-plotly-plot")
@@ -123,8 +130,13 @@ def test_playground_streams_and_serves_cached_runs(page, server):
     assert samples(page)[-1]["z"] != relu_final
 
     clicked = click_timed(page, ".st-key-pg_activation button", "relu")
-    page.wait_for_function("(z) => { const s = window.__nl.samples; const l = s[s.length - 1];"
-                           " return l.z === z && l.status.startsWith('Done'); }", arg=relu_final, timeout=20_000)
+    try:
+        page.wait_for_function("(z) => { const s = window.__nl.samples; const l = s[s.length - 1];"
+                               " return l.z === z && l.status.startsWith('Done'); }", arg=relu_final, timeout=20_000)
+    except PlaywrightTimeout:
+        shown = [(round((s["t"] - clicked) / 1000, 2), s["epoch"], s["z"], s["status"][:30]) for s in samples(page)
+                 if s["t"] >= clicked]
+        pytest.fail(f"relu's finished boundary {relu_final} did not come back; shown since the click: {shown}")
     shown = next(s for s in samples(page) if s["t"] >= clicked and s["z"] == relu_final and s["status"].startswith("Done"))
     print(f"[e2e] switch back to a run of this session: {(shown['t'] - clicked) / 1000:.3f} s (goal <= 0.2 s)")
     assert not page.errors, page.errors
