@@ -41,7 +41,7 @@ SCRIPT = """<script>(() => {
     if (line < 0 || image < 0) return;
     const layout = {'title.text': p.title,
                     meta: Object.assign({}, gd.layout.meta, {epoch: p.epoch, dim: p.dim, seq: p.seq})};
-    layout[`images[${image}].source`] = p.source;
+    if (p.source) layout[`images[${image}].source`] = p.source;     // none for the data alone: the field hidden
     layout[`images[${image}].opacity`] = p.opacity;
     window.Plotly.update(gd, {x: [p.x], y: [p.y]}, layout, [line]);
   };
@@ -79,11 +79,11 @@ def token(config: RunConfig, frame: BoundaryFrame, *, key: str, large: bool, hei
 
 def patch(frame: BoundaryFrame, probs: np.ndarray | None, *, epoch: int, title: str, dim: bool) -> dict:
     """The parts of a live boundary that change from frame to frame, as the page's script applies them; probs None:
-    the data alone (no lines, the field transparent)."""
-    lx, ly, source = playback.field_drawing(frame, playback.finite(_or_even(frame, probs)))
-    as_list = (lambda v: [None if not np.isfinite(x) else round(float(x), 4) for x in v])
+    the data alone (no lines, the field hidden: its image stays as it was, transparent)."""
     if probs is None:
-        return {"x": [], "y": [], "source": source, "opacity": 0.0, "epoch": int(epoch), "dim": False, "title": title}
+        return {"x": [], "y": [], "opacity": 0.0, "epoch": int(epoch), "dim": False, "title": title}
+    lx, ly, source = playback.field_drawing(frame, playback.finite(probs))
+    as_list = (lambda v: [None if not np.isfinite(x) else round(float(x), 4) for x in v])
     return {"x": as_list(lx), "y": as_list(ly), "source": source,
             "opacity": playback.DIM_OPACITY if dim else 1.0, "epoch": int(epoch), "dim": bool(dim), "title": title}
 

@@ -69,7 +69,7 @@ def start(configs: list[RunConfig], slot: str, *, paced: bool = False) -> JobHan
     st.session_state[JUST_STARTED] = handle.key
     if paced:
         pace.begin(handle)
-    # the first snapshot comes ~0.2 s into training: draw it in this response. A queued run (every worker
+    # the engine snapshots the first trained epoch at once: draw it in this response. A queued run (every worker
     # busy) is shown as queued at once: its wait is the queue's, not this click's.
     start_t = time.monotonic()
     while handle.snapshot is None and not handle.wait(0.02) and time.monotonic() < start_t + FIRST_SNAPSHOT_SECONDS:

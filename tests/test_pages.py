@@ -55,7 +55,8 @@ def charts(at: AppTest) -> dict[str, dict]:
         line = next(t for t in spec["data"] if t.get("name") == "boundary line")
         image = next(im for im in spec["layout"]["images"] if im.get("name") == "boundary")
         line["x"], line["y"] = patch["x"], patch["y"]
-        image["source"], image["opacity"] = patch["source"], patch["opacity"]
+        image["source"] = patch.get("source", image["source"])           # the data alone: the image as it was
+        image["opacity"] = patch["opacity"]
         spec["layout"]["meta"].update(epoch=patch["epoch"], dim=patch["dim"])
         spec["layout"]["title"]["text"] = patch["title"]
     return specs
