@@ -22,7 +22,9 @@ the page's own clock (performance.now()); clicks happen inside the page. Figures
 - blank: the longest time without a boundary chart on the page after the click, or without a heatmap once
   the first frame was drawn.
 - stored run: the click on an already trained activation -> the first heatmap other than the one shown before
-  (labelled when it is not the heatmap that run showed at its end).
+  (labelled when it is not the heatmap that run showed at its end). The page shows a run it has drawn before from
+  its own copy in the click's turn (nonlin_ui.bridge's preview, counted as on screen); "stored run, chart" is the
+  click -> that run's own chart drawn (the slider and Play work from then on).
 - playback: the epoch slider dragged to its start with the mouse, then a click on the figure's "Play" (1x) and
   "4×" buttons: distinct heatmaps per second while they change, and websocket frames received meanwhile
   (should be 0).
@@ -75,12 +77,16 @@ SAMPLER = """(() => {
       return;
     }
     w.ticks += 1;
-    // what is on screen: the visible boundary plot, or the copy nonlin_ui.bridge shows while a new one is drawn
-    const gd = Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot, .nonlin-bridge'))
+    // what is on screen: a clicked run's remembered look (nonlin_ui.bridge's preview, over the plot), else the
+    // visible boundary plot, or the copy nonlin_ui.bridge shows while a new one is drawn
+    const preview = document.querySelector('.nonlin-preview');
+    const gd = preview && preview.offsetParent !== null ? preview
+      : Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot, .nonlin-bridge'))
       .find((g) => g.offsetParent !== null && getComputedStyle(g).visibility !== 'hidden'
                    && (g._fullLayout || g.classList.contains('nonlin-bridge')));
-    const data = (gd && gd.data) || [];
-    const present = !!(gd && (data.length || gd.classList.contains('nonlin-bridge')));
+    const copied = !!gd && (gd.classList.contains('nonlin-bridge') || gd.classList.contains('nonlin-preview'));
+    const data = (gd && !copied && gd.data) || [];
+    const present = !!(gd && (data.length || copied));
     let sig = null;
     if (present) {
       const parts = [];
@@ -104,9 +110,10 @@ SAMPLER = """(() => {
     }
     const box = document.querySelector('.st-key-run_status');
     const status = box ? box.innerText.trim().split('\\n')[0] : '';
-    if (present !== w.present || sig !== w.sig || status !== w.status) {
-      w.events.push({t: performance.now(), present, sig, status});
-      w.present = present; w.sig = sig; w.status = status;
+    const kind = !gd ? null : gd.classList.contains('nonlin-preview') ? 'preview' : copied ? 'bridge' : 'plot';
+    if (present !== w.present || sig !== w.sig || status !== w.status || kind !== w.kind) {
+      w.events.push({t: performance.now(), present, sig, status, kind});
+      w.present = present; w.sig = sig; w.status = status; w.kind = kind;
     }
     requestAnimationFrame(tick);
   };
@@ -141,6 +148,7 @@ class Sample:
     blank_s: float | None = None
     frame_bytes: list[int] = field(default_factory=list)
     stored_s: float | None = None      # for a stored-run selection: click -> its own heatmap
+    stored_chart_s: float | None = None  # ... -> its own heatmap in its own chart (not a copy of it)
     final_sig: str | None = None
     timeline: list[list] = field(default_factory=list)   # [s after the click, chart present, heatmap checksum, status]
 
@@ -253,6 +261,9 @@ def select_stored(page: Page, name: str, sig: str | None, timeout_s: float) -> S
     sample.stored_s = (drawn["t"] - clicked) / 1000
     sample.blank_s = blank_gaps([e for e in evs if e["t"] <= drawn["t"]], clicked, drawn["t"], shown)
     settle(page)
+    chart = next((e for e in events(page, clicked) if e["sig"] and e["sig"] != shown.get("sig")
+                  and e.get("kind") == "plot"), None)
+    sample.stored_chart_s = None if chart is None else (chart["t"] - clicked) / 1000
     sample.final_sig = page.evaluate("() => window.__watch.sig")
     sample.timeline = [[round((e["t"] - clicked) / 1000, 3), e["present"], e["sig"], e["status"]]
                        for e in events(page, clicked)]
@@ -351,6 +362,7 @@ def report(samples: list[Sample], played: list[dict]) -> None:
     print(stats_line("socket bytes per live redraw", per_update, "KB", 1 / 1000))
     print(stats_line("blank after Train / between frames", [s.blank_s for s in trained]))
     print(stats_line("stored run drawn after click", [s.stored_s for s in stored]))
+    print(stats_line("stored run, its chart drawn", [s.stored_chart_s for s in stored]))
     print(stats_line("blank after a stored-run click", [s.blank_s for s in stored]))
     for run in played:
         if not run.get("found"):

@@ -209,16 +209,20 @@ def _controls(timelapse: Timelapse, labels: list[str], shown: int, *, large: boo
 def boundary_timelapse(frame: BoundaryFrame, timelapse: Timelapse, member: int = 0, *, config: RunConfig,
                        large: bool = False, title: str = "", height: int = 460, legend: bool = True,
                        dim: bool = False, index: int | None = None,
-                       history: dict[str, np.ndarray] | None = None, autoplay: str | None = None) -> go.Figure:
+                       history: dict[str, np.ndarray] | None = None, autoplay: str | None = None,
+                       run: str | None = None) -> go.Figure:
     """The boundary of member's frame `index` (default: the last) with every recorded frame as an animation
     frame, an epoch slider (label: the epoch, and its test metrics when `history` METRICS -> (K, T) is given),
     Play/Pause and speeds. dim: the heatmap faded (a previous run shown until the next one's first frame).
-    autoplay: a key for the page's script that presses Play (layout.meta.autoplay); Play then plays from `index`."""
+    autoplay: a key for the page's script that presses Play (layout.meta.autoplay); Play then plays from `index`.
+    run: the run's key, as layout.meta.run (the page remembers a finished run's look by it)."""
     fig = boundary_timelapse_members(frame, timelapse, [member], [title], config=config, large=large,
                                      height=height, legend=legend, dim=dim, index=index, history=history,
                                      play_from=index if autoplay is not None else None)
     if autoplay is not None:
         fig.layout.meta = {**fig.layout.meta, "autoplay": autoplay}
+    if run is not None:
+        fig.layout.meta = {**fig.layout.meta, "run": run}
     return fig
 
 

@@ -1,9 +1,11 @@
-"""The boundary stays on screen when its chart is replaced. A new figure is a new element in Streamlit 1.67 (the id
-hashes the spec): when a run ends (its live chart gives way to the time-lapse), on a Train click or a stored run's
-click, the old plot goes at once and the new one stays hidden (display: none) until Plotly has drawn it and its
-size is measured: 0.4-0.9 s of no boundary, measured in chromium under load.
+"""The boundary stays on screen when its chart is replaced, and a run the page has shown comes back at once.
 
-Streamlit may also keep the old element in the DOM, hidden (display: none), until the run that replaced it ends.
+A new figure is a new element in Streamlit 1.67 (the id hashes the spec): when a run ends (its live chart gives
+way to the time-lapse), on a Train click or a stored run's click, the old plot goes at once and the new one stays
+hidden (display: none) until Plotly has drawn it and its size is measured: 0.4-0.9 s of no boundary, measured in
+chromium under load. Streamlit may also keep the old element in the DOM, hidden (display: none), until the run
+that replaced it ends.
+
 This script, once per page, checks on every animation frame: while a boundary plot is visible it keeps a detached
 copy of its element (its DOM cloned: the SVG, the field image; no events, no plotly classes), retaken every
 REFRESH_MS and once more as the plot goes if its SVG is still there (React may have purged it first). When none is
@@ -11,8 +13,18 @@ visible (on the same page: the run's next chart is on its way), that copy stands
 where the old one sat, until a boundary plot is drawn again. It is put back if its place goes (a successor replaced
 before it was ever drawn, or hidden), so a chain of replacements on a loaded server (dimmed previous boundary → live
 chart → time-lapse) shows no blank. It gives up after PENDING_MS while a successor's element is on the page, after
-BRIDGE_MS while none is."""
+BRIDGE_MS while none is.
+
+A run the page has shown, back at once (the album): a finished run's time-lapse names its run
+(layout.meta.run, the config's key); the script keeps a copy of its look at its last epoch, one per run (the
+newest ALBUM). The page sends, per control, which run each of its buttons would select (`next_runs`: the
+activation pills' configs' keys). A click on such a button, when the album has that run, shows its copy over the
+boundary in the click's own turn (the server's answer, a rerun and a new chart, takes 0.6-1 s on 2 busy cores),
+until the next boundary plot is drawn (normally that run's own chart, the same picture), for at most PREVIEW_MS.
+The copy is a picture: the slider and Play work once the chart is drawn."""
 from __future__ import annotations
+
+import json
 
 import streamlit as st
 
@@ -20,6 +32,9 @@ BRIDGE_MS = 4000        # no boundary element on the page: the copy goes after t
 PENDING_MS = 30000      # a successor's element is there, not drawn yet (a loaded server may take seconds)
 REFRESH_MS = 1000       # the remembered look of a shown boundary is at most this old (and retaken as it goes);
                         # a copy costs ~5-10 ms of the page's main thread on 2 busy cores
+ALBUM = 12              # finished runs' looks kept by the page
+PREVIEW_MS = 6000       # a clicked run's remembered look stays at most this long without a new boundary plot
+NEXT_MARK = "nonlin-next-runs"   # the <script> class of next_runs' map, for tests that read it back
 
 SCRIPT = ("""<script>(() => {
   if (window.__nonlinBridge) return;
@@ -28,38 +43,85 @@ SCRIPT = ("""<script>(() => {
   // REFRESH_MS and taken again at the moment it goes if it still has its SVG then), where it sat and on which page;
   // lost: when it went. A copy of snap stays on screen until a boundary plot is drawn again.
   let snap = null, lost = null, shownBox = null, taken = 0;
+  // album: run key -> its look at its last epoch (Map order: oldest first); preview: a clicked run's look on screen
+  const album = new Map();
+  let preview = null;
   const drawn = (gd) => gd && gd._fullLayout && gd.offsetParent !== null && getComputedStyle(gd).visibility !== 'hidden';
-  const take = (box) => {
+  const take = (box, mark = 'nonlin-bridge') => {
     const copy = box.cloneNode(true);                // as it looked: SVG, field image; no events, no classes
+    copy.querySelectorAll('.nonlin-bridge, .nonlin-preview, .modebar-container').forEach((e) => e.remove());
     [copy, ...copy.querySelectorAll('.js-plotly-plot')].forEach((e) => e.classList.remove('js-plotly-plot', 'st-key-boundary'));
-    copy.classList.add('nonlin-bridge');
+    // plotly's stylesheet stacks its SVG layers (the plot; titles, legend, colour bar, slider) by .js-plotly-plot
+    copy.querySelectorAll('.main-svg').forEach((e) => Object.assign(e.style, {position: 'absolute', top: '0', left: '0'}));
+    copy.classList.add(mark);
     Object.assign(copy.style, {display: 'block', pointerEvents: 'none'});
     return copy;
   };
-  const place = (stand, boxes) => {
+  const shownNow = () => Array.from(document.querySelectorAll('.st-key-boundary'))
+    .find((b) => drawn(b.querySelector('.js-plotly-plot')));
+  const atLastEpoch = (gd) => {
+    const slider = gd._fullLayout.sliders && gd._fullLayout.sliders[0];
+    return !!slider && slider.steps && slider.active === slider.steps.length - 1;
+  };
+  const remember = (box) => {                        // a finished run's look at its last epoch, once per plot
+    const gd = box.querySelector('.js-plotly-plot');
+    const run = gd.layout && gd.layout.meta && gd.layout.meta.run;
+    if (!run || gd.__nonlinAlbum === run || !atLastEpoch(gd)) return;
+    gd.__nonlinAlbum = run;
+    album.delete(run);
+    album.set(run, take(box, 'nonlin-preview'));
+    while (album.size > ALBUM) album.delete(album.keys().next().value);
+  };
+  document.addEventListener('click', (e) => {         // capture: before Streamlit's own handler sends the change
+    const next = window.__nonlinNext || {};
+    for (const slot of Object.keys(next)) {
+      const button = e.target.closest ? e.target.closest(`.st-key-${slot} button`) : null;
+      if (!button || button.disabled) continue;
+      const run = next[slot][button.innerText.trim()];
+      const box = shownNow();
+      const gd = box && box.querySelector('.js-plotly-plot');
+      if (!run || !album.has(run) || !gd || (gd.layout.meta && gd.layout.meta.run === run)) return;
+      if (preview) preview.el.remove();
+      const el = album.get(run).cloneNode(true);
+      preview = {run, el, from: gd, since: performance.now(), page: location.pathname};
+      place(el, [box], 4);
+      return;
+    }
+  }, true);
+  const place = (stand, boxes, z = 3) => {
     const pending = boxes.find((b) => b.offsetParent !== null);     // the next chart's element, not drawn yet
     if (pending) {                                                 // over it: the page keeps its layout
       if (getComputedStyle(pending).position === 'static') pending.style.position = 'relative';
-      Object.assign(stand.style, {position: 'absolute', top: '0', left: '0', width: '100%', zIndex: '3',
+      Object.assign(stand.style, {position: 'absolute', top: '0', left: '0', width: '100%', zIndex: String(z),
                                   background: 'white'});
       pending.appendChild(stand);
-      return true;
+      return;
     }
     Object.assign(stand.style, {position: '', top: '', left: '', zIndex: '', background: ''});
-    const old = snap.box;
-    if (old.isConnected && old.parentNode) { old.parentNode.insertBefore(stand, old); return true; }
-    if (snap.parent.isConnected) {
+    const old = snap && snap.box;
+    if (old && old.isConnected && old.parentNode) old.parentNode.insertBefore(stand, old);
+    else if (snap && snap.parent.isConnected) {
       snap.parent.insertBefore(stand, snap.next && snap.next.parentNode === snap.parent ? snap.next : null);
-      return true;
     }
-    return false;
   };
   const loop = () => {
     const now = performance.now();
     const boxes = Array.from(document.querySelectorAll('.st-key-boundary'));
     const shown = boxes.find((b) => drawn(b.querySelector('.js-plotly-plot')));
     let copy = document.querySelector('.nonlin-bridge');
+    if (preview) {                   // until the next boundary plot is drawn; where the bridge's copy would stand
+      const gd = shown ? shown.querySelector('.js-plotly-plot') : null;
+      if (preview.page !== location.pathname || now - preview.since > PREVIEW_MS || (gd && gd !== preview.from)) {
+        preview.el.remove();
+        preview = null;
+      } else {
+        if (!preview.el.isConnected || preview.el.offsetParent === null) place(preview.el, shown ? [shown] : boxes, 4);
+        if (copy) copy.remove();
+        copy = null;
+      }
+    }
     if (shown) {
+      remember(shown);
       if (copy) copy.remove();
       if (shown !== shownBox || now - taken > REFRESH_MS) {
         snap = {box: shown, parent: shown.parentNode, next: shown.nextSibling, page: location.pathname, copy: take(shown)};
@@ -77,6 +139,7 @@ SCRIPT = ("""<script>(() => {
       if (now - lost > (pending ? PENDING_MS : BRIDGE_MS)) {            // no successor coming: give up
         if (copy) copy.remove();
         snap = null;
+      } else if (preview) {                            // the clicked run's look stands in
       } else if (!copy || copy.offsetParent === null) {     // none yet, or its place went (removed or hidden)
         if (copy) copy.remove();
         const stand = snap.copy.cloneNode(true);
@@ -91,9 +154,16 @@ SCRIPT = ("""<script>(() => {
   };
   requestAnimationFrame(loop);
 })();</script>""".replace("PENDING_MS", str(PENDING_MS)).replace("BRIDGE_MS", str(BRIDGE_MS))
-          .replace("REFRESH_MS", str(REFRESH_MS)))
+          .replace("REFRESH_MS", str(REFRESH_MS)).replace("PREVIEW_MS", str(PREVIEW_MS))
+          .replace("ALBUM", str(ALBUM)))
 
 
 def install() -> None:
     """The script that keeps a replaced boundary on screen until its successor is drawn (once per page)."""
     st.html(SCRIPT, unsafe_allow_javascript=True)
+
+
+def next_runs(controls: dict[str, dict[str, str]]) -> None:
+    """Which run each button of these controls would select: {widget key: {button label: config key}}."""
+    st.html(f'<script class="{NEXT_MARK}">window.__nonlinNext = {json.dumps(controls)};</script>',
+            unsafe_allow_javascript=True)

@@ -278,6 +278,12 @@ def sidebar() -> RunConfig | None:
         return None
 
 
+
+def next_runs(config: RunConfig) -> dict[str, dict[str, str]]:
+    """The run each Activation pill selects from this config: {"pg_activation": {name: config key}} (the page
+    shows a run it has drawn before at once, nonlin_ui.bridge)."""
+    return {"pg_activation": {name: config.replace(activation=name).key for name in ACTIVATIONS}}
+
 # ---- Compare ----------------------------------------------------------------------------------
 VARY = {"activation": "activation", "learning rate": "lr"}
 COMPARE_DEFAULTS = {"cmp_dataset": "circles", "cmp_vary": "activation", "cmp_acts": ["none", "relu", "tanh"],

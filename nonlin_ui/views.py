@@ -93,11 +93,12 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
                          height=height, title="Decision boundary", patched=True)
             elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and not runs.trains(h):
                 replay = pace.replay_from(h)
-                fig = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}", lambda: (
+                fig = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}|{h.finished}", lambda: (
                     playback.boundary_timelapse(frame, playback.with_latest(snap.timelapse, snap.grid, snap.epoch),
                                                 config=config, large=large, index=replay, title="Decision boundary",
                                                 history=snap.history, autoplay=h.key if replay is not None else None,
-                                                height=PROJECTOR_HEIGHTS["timelapse"] if large else 460)))
+                                                height=PROJECTOR_HEIGHTS["timelapse"] if large else 460,
+                                                run=config.key if h.finished else None)))   # paused: not yet
                 st.plotly_chart(fig, key="boundary", config=CHART)
                 if replay is not None:
                     pace.autoplay(h)

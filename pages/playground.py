@@ -2,7 +2,7 @@
 import streamlit as st
 
 from nonlin_core.errors import DataError
-from nonlin_ui import controls, projector, resources, runs, share, views
+from nonlin_ui import bridge, controls, projector, resources, runs, share, views
 
 st.title("Playground")
 url_error = controls.init_from_url()
@@ -24,3 +24,4 @@ except DataError as exc:
     st.stop()
 handle = runs.controls([config], "pg", lab=True)
 views.single(handle, config, frame, large, runs.previous("pg"))
+bridge.next_runs(controls.next_runs(config))

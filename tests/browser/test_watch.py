@@ -364,3 +364,46 @@ def test_a_patched_chart_redrawn_from_streamlits_copy_gets_its_patch_again(page,
                   f" update[`images[${{{image}}}].opacity`] = 1; window.Plotly.relayout(gd, update); }}")
     page.wait_for_function(f"() => {{ const gd = {boundary}; return gd.layout.meta.seq !== undefined"
                            f" && gd.layout.images[{image}].opacity === 0; }}", timeout=5_000)
+
+
+# a click on an activation pill, and what is on screen in the click's own turn: the page's copy of that run's look
+CLICK_AND_LOOK = """(name) => {
+  const b = Array.from(document.querySelectorAll('.st-key-pg_activation button')).find((e) => e.innerText.trim() === name);
+  b.click();
+  const el = document.querySelector('.nonlin-preview');
+  const image = el && el.offsetParent !== null ? el.querySelector('.imagelayer image') : null;
+  return image ? image.getAttribute('href') : null;
+}"""
+FIELD = f"() => {{ const gd = {SHOWN}; const i = gd && gd.querySelector('.imagelayer image');" \
+        " return i ? i.getAttribute('href') : null; }"
+
+
+def test_a_run_the_page_has_shown_comes_back_in_the_clicks_own_turn(page, server):
+    """relu, then tanh (one click): a click on relu shows relu's finished boundary at once, in the click's own turn,
+    as the page last showed it, until relu's chart is drawn again (the same field). elu, never shown: nothing."""
+    page.goto(server + "/?epochs=300&seed=21")
+    page.wait_for_selector(CHART, timeout=90_000)
+    page.locator(".st-key-btn_pg_train button").click()
+    status_starts(page, "Done")
+    at_last_frame(page, 300)
+    relu = page.evaluate(FIELD)
+    page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()
+    page.wait_for_function("() => location.search.includes('activation=tanh')")
+    page.wait_for_function(f"(old) => {{ const gd = {SHOWN}; const i = gd && gd.querySelector('.imagelayer image');"
+                           " return i && i.getAttribute('href') !== old && gd.layout && gd.layout.meta"
+                           " && gd.layout.meta.run; }", arg=relu, timeout=TRAIN_TIMEOUT_MS)
+    status_starts(page, "Done")
+    at_last_frame(page, 300)
+    tanh = page.evaluate(FIELD)
+    assert tanh != relu
+
+    shown = page.evaluate(CLICK_AND_LOOK, "relu")
+    assert shown == relu, "the click's own turn did not show relu's remembered boundary"
+    page.wait_for_function("() => location.search.includes('activation=') === false")   # relu: the default
+    page.wait_for_function("() => !document.querySelector('.nonlin-preview')")  # gone once relu's chart is drawn
+    assert page.evaluate(FIELD) == relu
+    status_starts(page, "Done")
+
+    assert page.evaluate(CLICK_AND_LOOK, "elu") is None          # a run this page never showed: no picture
+    page.wait_for_function("() => location.search.includes('activation=elu')")
+    assert not real_errors(page), page.errors
