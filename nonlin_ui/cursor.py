@@ -36,7 +36,8 @@ SCRIPT = """<script>(() => {
     if (!box || !fl) return;
     const epoch = sliderEpoch(BOUNDARY);
     const lines = box.querySelectorAll('.nonlin-cursor');
-    const state = [epoch, fl.width, fl.height, lines.length].join(':');
+    const xa0 = fl.xaxis;                  // a new figure diffed into the same chart (a new run) may move the axes
+    const state = [epoch, fl.width, fl.height, lines.length, xa0 && xa0.range, xa0 && xa0._offset].join(':');
     if (state !== drawnFor[CURVES]) {
       drawnFor[CURVES] = state;
       ['', '2'].forEach((suffix, i) => {

@@ -10,10 +10,11 @@ once per page, applies the newest patch to the chart whose token it names:
 - the boundary (draw): its lines, field image, epoch, title and dimming, with Plotly.update (whose events also
   update Streamlit's own copy of the figure). The data alone, before a first run, is the same chart with its field
   hidden, so a Train click's first frame is a patch, not a new chart;
-- any other chart (draw_figure: the curves): the whole new figure, with Plotly.react.
+- any other chart (draw_figure: the Playground's curves, live or not, one chart for the page's life): the whole
+  new figure, with Plotly.react.
 Streamlit redraws a chart from its own copy of the figure (the skeleton) when the window is resized: the applied
 patch's number is in layout.meta.seq, and a chart without it gets the patch again on the next animation frame.
-Paused and finished runs draw their time-lapse and curves as whole charts."""
+Paused and finished runs draw their time-lapse as a whole chart."""
 from __future__ import annotations
 
 import json

@@ -114,10 +114,9 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
         with right:
             curves = plots.curves([("", history)], epochs=config.epochs, large=large, uirevision=f"curves-{config.key}",
                                   height=PROJECTOR_HEIGHTS["curves"] if large else 250)
-            if runs.trains(h):                                 # patched in place while it trains
-                live_patch.draw_figure(curves, key="curves", view=f"{config.key}|{large}", chart_config=CHART)
-            else:   # a whole chart: Streamlit re-renders a resized chart from its own copy, which the curves'
-                st.plotly_chart(curves, key="curves", config=CHART)      # patches (Plotly.react) do not update
+            # one chart for the page's life, patched (Plotly.react): a Train click, a run's end or a stored run's
+            # click brings a new figure to the same chart, not a new chart (a mount and Plotly.newPlot)
+            live_patch.draw_figure(curves, key="curves", view=str(large), chart_config=CHART)
             flow_view.panel(snap, config, large, hold)
         inside.panel(snap, config, frame, large, hold)
 
