@@ -10,9 +10,12 @@ import json
 import streamlit as st
 
 BOUNDARY = ".st-key-boundary .js-plotly-plot"
+# (selector) => the element on screen: Streamlit may keep a hidden copy of an element (display: none) for a moment
+# around a rerun, first in the page, with an older figure
+VISIBLE = "((selector) => Array.from(document.querySelectorAll(selector)).find((e) => e.offsetParent !== null) || null)"
 # (selector) => the epoch its time-lapse slider shows ("epoch N · …"), or null: every page script following it reads this
 SLIDER_EPOCH = """(selector) => {
-  const gd = document.querySelector(selector);
+  const gd = """ + VISIBLE + """(selector);
   const label = gd && gd.querySelector('.slider-group > .slider-label');
   const found = label && /^epoch (\\d+)/.exec(label.textContent || '');
   return found ? +found[1] : null;
@@ -23,14 +26,14 @@ PAIRS = [(BOUNDARY, ".st-key-curves .js-plotly-plot"),
 
 # one loop per page (the flag): on every animation frame, cheap reads; the line moves only when the epoch, the
 # curves' size or the chart itself changed (a redraw or a resize)
-SCRIPT = """<script>(() => {
+SCRIPT = ("""<script>(() => {
   if (window.__nonlinCursor) return;
   window.__nonlinCursor = true;
   const drawnFor = {};
   const sliderEpoch = SLIDER_EPOCH;
   const place = () => { PAIRS.forEach(([b, c]) => placeFor(b, c)); requestAnimationFrame(place); };
   const placeFor = (BOUNDARY, CURVES) => {
-    const cg = document.querySelector(CURVES);
+    const cg = VISIBLE(CURVES);
     const fl = cg && cg._fullLayout;
     const box = cg && cg.querySelector('.svg-container');
     if (!box || !fl) return;
@@ -63,6 +66,7 @@ SCRIPT = """<script>(() => {
   };
   requestAnimationFrame(place);
 })();</script>""".replace("SLIDER_EPOCH", SLIDER_EPOCH).replace("PAIRS", json.dumps(PAIRS))
+          .replace("VISIBLE(", VISIBLE + "("))
 
 
 def install() -> None:

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .cursor import BOUNDARY, SLIDER_EPOCH
+from .cursor import BOUNDARY, SLIDER_EPOCH, VISIBLE
 
 NETWORK = ".st-key-network .js-plotly-plot"
 
 # one loop per page (the flag); the diagram is animated only when the epoch to show changed, or after a rerun
 # replaced its figure (a new layout object: it shows its own meta.epoch again)
-SCRIPT = """<script>(() => {
+SCRIPT = ("""<script>(() => {
   if (window.__nonlinNetworkSync) return;
   window.__nonlinNetworkSync = true;
   const sliderEpoch = SLIDER_EPOCH;
   const follow = () => {
     const epoch = sliderEpoch('BOUNDARY');
-    const ng = document.querySelector('NETWORK');
+    const ng = VISIBLE('NETWORK');
     const meta = ng && ng.layout && ng.layout.meta;
     if (ng && meta && meta.timelapse && window.Plotly && ng._fullLayout) {
       if (ng.__nonlinLayout !== ng.layout) {
@@ -39,7 +39,8 @@ SCRIPT = """<script>(() => {
     requestAnimationFrame(follow);
   };
   requestAnimationFrame(follow);
-})();</script>""".replace("SLIDER_EPOCH", SLIDER_EPOCH).replace("BOUNDARY", BOUNDARY).replace("NETWORK", NETWORK)
+})();</script>""".replace("SLIDER_EPOCH", SLIDER_EPOCH).replace("VISIBLE(", VISIBLE + "(").replace("BOUNDARY", BOUNDARY)
+          .replace("NETWORK", NETWORK))
 
 
 def install() -> None:

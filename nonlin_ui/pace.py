@@ -32,7 +32,8 @@ AUTOPLAY = """<script>(() => {
   if (played[key]) return;
   const t0 = performance.now();
   const press = () => {
-    const gd = document.querySelector('.st-key-boundary .js-plotly-plot');
+    const gd = Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot'))    // the one on screen
+      .find((e) => e.offsetParent !== null);
     const meta = gd && gd.layout && gd.layout.meta;
     const play = gd && Array.from(gd.querySelectorAll('.updatemenu-button'))
       .find((b) => (b.textContent || '').includes('Play'));
