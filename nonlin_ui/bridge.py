@@ -33,7 +33,7 @@ PENDING_MS = 30000      # a successor's element is there, not drawn yet (a loade
 REFRESH_MS = 1000       # the remembered look of a shown boundary is at most this old (and retaken as it goes);
                         # a copy costs ~5-10 ms of the page's main thread on 2 busy cores
 ALBUM = 12              # finished runs' looks kept by the page
-PREVIEW_MS = 6000       # a clicked run's remembered look stays at most this long without a new boundary plot
+PREVIEW_MS = BRIDGE_MS  # a clicked run's remembered look stays at most this long without a new boundary plot
 NEXT_MARK = "nonlin-next-runs"   # the <script> class of next_runs' map, for tests that read it back
 
 SCRIPT = ("""<script>(() => {

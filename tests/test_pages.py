@@ -124,6 +124,24 @@ def test_changing_activation_trains_it_at_once_and_switching_back_is_instant(app
     assert "Not trained yet" in status(at)
 
 
+def next_runs(at: AppTest) -> dict[str, dict[str, str]]:
+    """The page's map of the run each button selects (nonlin_ui.bridge.next_runs)."""
+    from nonlin_ui.bridge import NEXT_MARK
+    body = next(e.proto.body for e in at.get("html") if f'class="{NEXT_MARK}"' in e.proto.body)
+    return json.loads(body.split(" = ", 1)[1].rsplit(";</script>", 1)[0])
+
+
+def test_each_activation_pill_names_the_run_the_sidebar_builds_for_it(app):
+    """The page shows a run it has drawn before at once when its pill is clicked (nonlin_ui.bridge), by the key
+    this map gives: it must be the key of the config the sidebar then builds, whatever else is set."""
+    at = app(query={"epochs": "50", "seed": "4", "dataset": "moons", "lr": "0.3", "optimizer": "adam"})
+    at.toggle(key="pg_train_on_change").set_value(False).run()
+    for name in ("tanh", "none", "gelu", "relu"):
+        named = next_runs(at)["pg_activation"][name]
+        at.pills(key="pg_activation").set_value(name).run()
+        assert current_config(at).activation == name and current_config(at).key == named
+
+
 def test_the_previous_boundary_stays_dimmed_until_the_new_run_draws(app, monkeypatch):
     """One worker: while another session's long run holds it, the new run waits in the queue and the page
     keeps the previous run's boundary on screen, dimmed; the new run's own frames replace it."""
