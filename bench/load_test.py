@@ -71,7 +71,8 @@ SAMPLER = """() => {
     const now = performance.now();
     if (now - window.__nl.tick > 100) window.__nl.stalls.push([now, now - window.__nl.tick]);
     window.__nl.tick = now;
-    const gd = document.querySelector('.st-key-boundary .js-plotly-plot');
+    const gd = Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot'))
+      .find((e) => e.offsetParent !== null);            // on screen, not a hidden copy Streamlit keeps a moment
     const box = document.querySelector('.st-key-run_status');
     const rec = {epoch: gd && gd.layout && gd.layout.meta ? gd.layout.meta.epoch : null,
                  status: box ? box.innerText.trim().split('\\n')[0] : '',

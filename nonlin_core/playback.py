@@ -145,16 +145,34 @@ def _draw_field(data: list[dict], layout: dict, probs: np.ndarray, frame: Bounda
     layout["images"] = [*layout.get("images", []), image]
 
 
+def player_band(layout: dict, *, large: bool) -> None:
+    """Room under the plot for the time-lapse's slider and buttons: the margin and the height they add. The live
+    chart has the same band (and the same plot area), so a finished run's time-lapse can be drawn onto it."""
+    layout["margin"] = {**layout["margin"], "b": 186 if large else 164}
+    layout["height"] = layout["height"] + layout["margin"]["b"] - 10
+
+
+BAND_NOTE = "▶ Play and the epoch slider come here when the run ends"
+
+
 def live_boundary(frame: BoundaryFrame, probs: np.ndarray, *, config: RunConfig, epoch: int, large: bool = False,
-                  title: str = "", height: int = 460, legend: bool = True, dim: bool = False) -> go.Figure:
-    """One boundary (classes, G, G) as a live chart sends it on every redraw: the time-lapse's integer z and its
-    thinned points, so a redraw is ~4x smaller than float z (and looks like the time-lapse that replaces it)."""
+                  title: str = "", height: int = 460, legend: bool = True, dim: bool = False,
+                  band: bool = False) -> go.Figure:
+    """One boundary (classes, G, G) as a live chart draws it: the time-lapse's integer field and its thinned points.
+    band: the same size and plot area as the time-lapse that follows it on the same chart, whose player's place
+    holds a note."""
     frame = thinned(frame)
     probs = finite(probs)
     fig = _base(frame, probs, config, large=large, title=title, height=height, legend=legend, epoch=epoch)
     data = [dict(t.to_plotly_json()) for t in fig.data]
     layout = fig.layout.to_plotly_json()
     _draw_field(data, layout, probs, frame, dim=dim)
+    if band:
+        player_band(layout, large=large)
+        layout["annotations"] = [*layout.get("annotations", []), {
+            "text": BAND_NOTE, "name": "band note", "xref": "paper", "yref": "paper", "x": 0, "xanchor": "left",
+            "y": 0, "yanchor": "top", "yshift": -72 if large else -62, "showarrow": False,
+            "font": {"size": 15 if large else 12, "color": "#6b7280"}}]
     if dim:
         layout["meta"] = {**layout["meta"], "dim": True}
     return go.Figure({"data": data, "layout": layout}, _validate=False)
@@ -252,8 +270,7 @@ def boundary_timelapse_members(frame: BoundaryFrame, timelapse: Timelapse, membe
         data += traces
     labels = [epoch_label(e, history, members[0]) for e in timelapse.epochs]
     layout.update(_controls(timelapse, labels, shown, large=large, play_from=play_from))
-    layout["margin"] = {**layout["margin"], "b": 186 if large else 164}   # room for the slider and buttons
-    layout["height"] = layout["height"] + layout["margin"]["b"] - 10
+    player_band(layout, large=large)
     layout["meta"] = {"epoch": int(epoch), "epochs": list(timelapse.epochs), "dim": bool(dim)}
     return go.Figure({"data": data, "layout": layout, "frames": _frames(timelapse, panels, frame)}, _validate=False)
 

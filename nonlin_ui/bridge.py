@@ -1,10 +1,11 @@
 """The boundary stays on screen when its chart is replaced, and a run the page has shown comes back at once.
 
-A new figure is a new element in Streamlit 1.67 (the id hashes the spec): when a run ends (its live chart gives
-way to the time-lapse), on a Train click or a stored run's click, the old plot goes at once and the new one stays
-hidden (display: none) until Plotly has drawn it and its size is measured: 0.4-0.9 s of no boundary, measured in
-chromium under load. Streamlit may also keep the old element in the DOM, hidden (display: none), until the run
-that replaced it ends.
+A new figure is a new element in Streamlit 1.67 (the id hashes the spec): the old plot goes at once and the new one
+stays hidden (display: none) until Plotly has drawn it and its size is measured: 0.4-0.9 s of no boundary, measured
+in chromium under load. Streamlit may also keep the old element in the DOM, hidden (display: none), until the run
+that replaced it ends. The Playground's boundary is one chart for the page's life (nonlin_ui.live_patch: live frames
+and time-lapses alike are patches), but a new view is a new chart: other data, projector mode, another page's
+boundary (the Challenge's).
 
 This script, once per page, checks on every animation frame: while a boundary plot is visible it keeps a detached
 copy of its element (its DOM cloned: the SVG, the field image; no events, no plotly classes), retaken every
@@ -19,8 +20,9 @@ A run the page has shown, back at once (the album): a finished run's time-lapse 
 (layout.meta.run, the config's key); the script keeps a copy of its look at its last epoch, one per run (the
 newest ALBUM). The page sends, per control, which run each of its buttons would select (`next_runs`: the
 activation pills' configs' keys). A click on such a button, when the album has that run, shows its copy over the
-boundary in the click's own turn (the server's answer, a rerun and a new chart, takes 0.6-1 s on 2 busy cores),
-until the next boundary plot is drawn (normally that run's own chart, the same picture), for at most PREVIEW_MS.
+boundary in the click's own turn (the server's answer, a rerun and that run's time-lapse, takes 0.6-1 s on 2 busy
+cores), until another run is drawn on the boundary (live_patch keeps the shown run's key on the chart: normally that
+run's own time-lapse, the same picture) or another boundary plot is drawn, for at most PREVIEW_MS.
 The copy is a picture: the slider and Play work once the chart is drawn."""
 from __future__ import annotations
 
@@ -57,8 +59,8 @@ SCRIPT = ("""<script>(() => {
     Object.assign(copy.style, {display: 'block', pointerEvents: 'none'});
     return copy;
   };
-  const shownNow = () => Array.from(document.querySelectorAll('.st-key-boundary'))
-    .find((b) => drawn(b.querySelector('.js-plotly-plot')));
+  const boundaries = () => Array.from(document.querySelectorAll('.st-key-boundary'));
+  const shownIn = (boxes) => boxes.find((b) => drawn(b.querySelector('.js-plotly-plot')));   // the one on screen
   const atLastEpoch = (gd) => {
     const slider = gd._fullLayout.sliders && gd._fullLayout.sliders[0];
     return !!slider && slider.steps && slider.active === slider.steps.length - 1;
@@ -78,12 +80,12 @@ SCRIPT = ("""<script>(() => {
       const button = e.target.closest ? e.target.closest(`.st-key-${slot} button`) : null;
       if (!button || button.disabled) continue;
       const run = next[slot][button.innerText.trim()];
-      const box = shownNow();
+      const box = shownIn(boundaries());
       const gd = box && box.querySelector('.js-plotly-plot');
-      if (!run || !album.has(run) || !gd || (gd.layout.meta && gd.layout.meta.run === run)) return;
+      if (!run || !album.has(run) || !gd || gd.__nonlinRun === run) return;
       if (preview) preview.el.remove();
       const el = album.get(run).cloneNode(true);
-      preview = {run, el, from: gd, since: performance.now(), page: location.pathname};
+      preview = {run, el, from: gd, fromRun: gd.__nonlinRun, since: performance.now(), page: location.pathname};
       place(el, [box], 4);
       return;
     }
@@ -106,12 +108,14 @@ SCRIPT = ("""<script>(() => {
   };
   const loop = () => {
     const now = performance.now();
-    const boxes = Array.from(document.querySelectorAll('.st-key-boundary'));
-    const shown = boxes.find((b) => drawn(b.querySelector('.js-plotly-plot')));
+    const boxes = boundaries();
+    const shown = shownIn(boxes);
     let copy = document.querySelector('.nonlin-bridge');
     if (preview) {                   // until the next boundary plot is drawn; where the bridge's copy would stand
       const gd = shown ? shown.querySelector('.js-plotly-plot') : null;
-      if (preview.page !== location.pathname || now - preview.since > PREVIEW_MS || (gd && gd !== preview.from)) {
+      // the server's answer drawn: another chart, or another run on the same chart (nonlin_ui.live_patch)
+      if (preview.page !== location.pathname || now - preview.since > PREVIEW_MS ||
+          (gd && (gd !== preview.from || gd.__nonlinRun !== preview.fromRun))) {
         preview.el.remove();
         preview = null;
       } else {

@@ -14,8 +14,9 @@ BOUNDARY = ".st-key-boundary .js-plotly-plot"
 # around a rerun, first in the page, with an older figure
 VISIBLE = "((selector) => Array.from(document.querySelectorAll(selector)).find((e) => e.offsetParent !== null) || null)"
 # (selector) => the epoch its time-lapse slider shows ("epoch N · …"), or null: every page script following it reads this
+# (a script splicing it in expands VISIBLE( after it, as every script using VISIBLE does)
 SLIDER_EPOCH = """(selector) => {
-  const gd = """ + VISIBLE + """(selector);
+  const gd = VISIBLE(selector);
   const label = gd && gd.querySelector('.slider-group > .slider-label');
   const found = label && /^epoch (\\d+)/.exec(label.textContent || '');
   return found ? +found[1] : null;

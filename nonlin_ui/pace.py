@@ -21,6 +21,8 @@ from nonlin_core.jobs import JobHandle
 from nonlin_core.timelapse import frame_epochs
 from nonlin_core.training import METRICS
 
+from . import cursor
+
 TOGGLE = "pg_watchable_pace"          # the switch's widget key (pg_: kept across pages)
 STARTED = "paced_runs"                # session state: {run key: start time}
 REPLAYS = "paced_replays"             # session state: {run key: the frame its browser replay starts from}
@@ -32,8 +34,7 @@ AUTOPLAY = """<script>(() => {
   if (played[key]) return;
   const t0 = performance.now();
   const press = () => {
-    const gd = Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot'))    // the one on screen
-      .find((e) => e.offsetParent !== null);
+    const gd = VISIBLE('BOUNDARY');                  // the one on screen (not a hidden copy of an old one)
     const meta = gd && gd.layout && gd.layout.meta;
     const play = gd && Array.from(gd.querySelectorAll('.updatemenu-button'))
       .find((b) => (b.textContent || '').includes('Play'));
@@ -43,7 +44,7 @@ AUTOPLAY = """<script>(() => {
     } else if (performance.now() - t0 < 30000) setTimeout(press, 50);
   };
   press();
-})();</script>"""
+})();</script>""".replace("VISIBLE(", cursor.VISIBLE + "(").replace("BOUNDARY", cursor.BOUNDARY)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from nonlin_core.training import METRICS
 from . import bridge, cursor, downloads, field_frames, flow_view, held, inside, live_patch, pace, resources, runs
 
 CHART = {"displaylogo": False}
-PROJECTOR_HEIGHTS = {"boundary": 330, "timelapse": 245, "curves": 190}   # projector mode: all of it in 1280×720
+# projector mode: all of it in 1280×720 (the boundary's plot: the live chart and the time-lapse share its size, and the
+# player's band under it, playback.player_band)
+PROJECTOR_HEIGHTS = {"boundary": 245, "curves": 190}
 DIM_OPACITY = 0.35
 # below ~1150 px of window (1024×768 with the sidebar open) the boundary's 3/5 column left the plot a stamp beside
 # its legend and colour bar: there the curves go under the boundary, both the main column's full width
@@ -39,12 +41,13 @@ def _history(snap, members: range) -> dict[str, np.ndarray]:
 
 
 def boundary(frame: inspection.BoundaryFrame, config: RunConfig, probs, *, epoch: int, key: str, large: bool,
-             title: str = "", height: int = 460, legend: bool = True, dim: bool = False, patched: bool = False) -> None:
+             title: str = "", height: int = 460, legend: bool = True, dim: bool = False, patched: bool = False,
+             run: str | None = None) -> None:
     """The data alone (probs None) or a live boundary; patched: redrawn in place (live_patch, one chart a page;
-    the data alone too, on the same chart)."""
+    the data alone too, on the same chart; run: the shown run's key)."""
     if patched:
         live_patch.draw(frame, config, probs, epoch=epoch, key=key, large=large, title=title, height=height,
-                        legend=legend, dim=dim, chart_config=CHART)
+                        legend=legend, dim=dim, chart_config=CHART, run=run)
         return
     if probs is None:                          # the data alone, until a first frame
         fig = plots.decision_boundary(frame.xs, frame.ys, None, X_train=frame.X_train, y_train=frame.y_train,
@@ -88,27 +91,31 @@ def single(handle: JobHandle | None, config: RunConfig, frame: inspection.Bounda
             history = pace.history_until(history, paced.epoch)   # the curves grow with the replayed boundary
         left, right = st.columns([3, 2], gap="medium")
         with left:
+            run = config.key if snap is not None else None
             if paced is not None:
                 boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
-                         height=height, title="Decision boundary", patched=True)
+                         height=height, title="Decision boundary", patched=True, run=run)
             elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and not runs.trains(h):
                 replay = pace.replay_from(h)
-                fig = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}|{h.finished}", lambda: (
+                # the figure as JSON, built once (~0.5 MB with its frames), drawn onto the live chart
+                figure = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}|{h.finished}", lambda: (
                     playback.boundary_timelapse(frame, playback.with_latest(snap.timelapse, snap.grid, snap.epoch),
                                                 config=config, large=large, index=replay, title="Decision boundary",
                                                 history=snap.history, autoplay=h.key if replay is not None else None,
-                                                height=PROJECTOR_HEIGHTS["timelapse"] if large else 460,
-                                                run=config.key if h.finished else None)))   # paused: not yet
-                st.plotly_chart(fig, key="boundary", config=CHART)
+                                                height=height, run=config.key if h.finished else None)  # paused: not yet
+                    .to_json()))
+                live_patch.draw_timelapse(figure, frame, config, key="boundary", large=large, height=height,
+                                          legend=True, chart_config=CHART, run=run)
                 if replay is not None:
                     pace.autoplay(h)
             elif stand_in is not None:
                 boundary(frame, config, stand_in, epoch=0, key="boundary", large=large, dim=True, height=height,
-                         title="Decision boundary (the previous run, until this one's first frame)", patched=True)
+                         title="Decision boundary (the previous run, until this one's first frame)", patched=True,
+                         run=previous.configs[0].key)
             else:
                 boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary",
                          large=large, height=height, title="Decision boundary" if snap is not None else
-                         "Data (train solid, test outlined)", patched=True)
+                         "Data (train solid, test outlined)", patched=True, run=run)
             if frame.note:
                 st.caption(frame.note)
         with right:

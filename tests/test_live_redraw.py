@@ -92,6 +92,40 @@ def test_a_finished_runs_time_lapse_is_built_once_per_session(app, monkeypatch):
     assert len(built) == 1 and charts(at)["boundary"] == first and len(first["frames"]) > 10
 
 
+def test_a_finished_runs_time_lapse_is_drawn_onto_the_live_chart(app):
+    """The run's end, a Train click after it and a stored run's click keep the boundary's one chart (the same
+    element: Streamlit sends its unchanged spec as a reference, the browser mounts nothing); the time-lapse, frames
+    and all, is a whole-figure patch onto it, and the next run's live frames patch it again."""
+    from tests.test_pages import live_patches
+    at = app(query=RunConfig(epochs=40, seed=6).to_query())
+    sent = lambda: [c.proto.spec for c in at.get("plotly_chart") if c.proto.id.endswith("-boundary")]  # noqa: E731
+    own = lambda: next(p for p in live_patches(at) if p["token"].startswith("boundary|"))  # noqa: E731
+    skeleton = sent()
+    assert len(skeleton) == 1 and "frames" not in own() and own()["run"] is None          # the data alone
+    at.button(key="btn_pg_train").click().run()
+    relu = next(iter(at.session_state["handles"].values()))
+    assert relu.wait(60)
+    at.run()
+    assert sent() == skeleton                                                 # the same element
+    finished = own()
+    assert finished["run"] == relu.configs[0].key and len(finished["figure"]["frames"]) > 10
+    assert finished["figure"]["layout"]["height"] == json.loads(skeleton[0])["layout"]["height"]   # the same size
+    assert charts(at)["boundary"]["frames"] == finished["figure"]["frames"]
+    at.run()
+    assert own()["seq"] == finished["seq"]          # unchanged: the same patch (the browser draws it once)
+    at.session_state.pg_activation = "tanh"         # train on change
+    at.run()
+    tanh = next(h for h in at.session_state["handles"].values() if h is not relu)
+    try:
+        assert sent() == skeleton
+        live = own()
+        assert "figure" not in live and live["seq"] > finished["seq"]     # a live frame: tanh's, or relu's dimmed
+        assert live["run"] == (relu.configs[0].key if live["dim"] else tanh.configs[0].key)
+    finally:
+        tanh.cancel()
+        tanh.wait(10)
+
+
 def test_live_pages_share_the_servers_redraws_when_many_runs_are_live():
     from nonlin_ui import runs
     assert runs.timer_seconds(runs.REDRAW_SECONDS, 1) == runs.REDRAW_SECONDS          # one student: 0.3 s

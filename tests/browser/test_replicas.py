@@ -85,7 +85,8 @@ def test_two_replicas_share_runs_and_survive_kill_9_of_one(replicas, browser, pg
     wait_status(on_a, "Not trained yet")
     on_a.locator(".st-key-btn_pg_train button").click()
     wait_status(on_a, "Running")
-    on_a.wait_for_function("() => { const gd = document.querySelector('.st-key-boundary .js-plotly-plot');"
+    on_a.wait_for_function("() => { const gd = Array.from(document.querySelectorAll('.st-key-boundary"
+                           " .js-plotly-plot')).find((e) => e.offsetParent !== null);"     # not a hidden copy
                            " return gd && gd.layout.meta && gd.layout.meta.epoch >= 1; }", timeout=30_000)
     assert statuses(pg_url) == {QUICK.key: "done", LONG.key: "running"}
     a.kill()

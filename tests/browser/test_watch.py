@@ -392,13 +392,15 @@ FIELD = f"() => {{ const gd = {SHOWN}; const i = gd && gd.querySelector('.imagel
 
 def test_a_run_the_page_has_shown_comes_back_in_the_clicks_own_turn(page, server):
     """relu, then tanh (one click): a click on relu shows relu's finished boundary at once, in the click's own turn,
-    as the page last showed it, until relu's chart is drawn again (the same field). elu, never shown: nothing."""
+    as the page last showed it, until relu's chart is drawn again (the same field). elu, never shown: nothing.
+    All of it on one chart: the boundary's plot element is the same from relu's end to relu's return."""
     page.goto(server + "/?epochs=300&seed=21")
     page.wait_for_selector(CHART, timeout=90_000)
     page.locator(".st-key-btn_pg_train button").click()
     status_starts(page, "Done")
     at_last_frame(page, 300)
     relu = page.evaluate(FIELD)
+    page.evaluate(f"() => {{ {SHOWN}.__nonlinTestMark = true; }}")     # the boundary's chart, on screen now
     page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()
     page.wait_for_function("() => location.search.includes('activation=tanh')")
     page.wait_for_function(f"(old) => {{ const gd = {SHOWN}; const i = gd && gd.querySelector('.imagelayer image');"
@@ -415,6 +417,8 @@ def test_a_run_the_page_has_shown_comes_back_in_the_clicks_own_turn(page, server
     page.wait_for_function("() => !document.querySelector('.nonlin-preview')")  # gone once relu's chart is drawn
     assert page.evaluate(FIELD) == relu
     status_starts(page, "Done")
+    # one chart for the page's life: relu's time-lapse, tanh's live frames and time-lapse, relu's again, on it
+    assert page.evaluate(f"() => {SHOWN}.__nonlinTestMark === true"), "the boundary's chart was replaced"
 
     assert page.evaluate(CLICK_AND_LOOK, "elu") is None          # a run this page never showed: no picture
     page.wait_for_function("() => location.search.includes('activation=elu')")
