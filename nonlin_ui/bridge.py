@@ -16,7 +16,8 @@ before it was ever drawn, or hidden), so a chain of replacements on a loaded ser
 chart → time-lapse) shows no blank. It gives up after PENDING_MS while a successor's element is on the page, after
 BRIDGE_MS while none is.
 
-A run the page has shown, back at once (the album): a finished run's time-lapse names its run
+A run the page has shown, back at once (the album; nonlin_ui.live_patch draws the newest of them again as the chart
+itself in the click's turn, and then this picture is not needed: it covers the older ones): a finished run's time-lapse names its run
 (layout.meta.run, the config's key); the script keeps a copy of its look at its last epoch, one per run (the
 newest ALBUM). The page sends, per control, which run each of its buttons would select (`next_runs`: the
 activation pills' configs' keys). A click on such a button, when the album has that run, shows its copy over the

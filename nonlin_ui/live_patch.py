@@ -20,9 +20,17 @@ once per page, applies the newest patch to the chart whose token it names:
   run's end, a Train click and a stored run's click mount no new chart (0.15-0.3 s each on 2 busy cores).
 Streamlit redraws a chart from its own copy of the figure (the skeleton) when the window is resized: the applied
 patch's number is in layout.meta.seq, and a chart without it gets the patch again on the next animation frame.
-Each patch names the run it shows (`run`, kept on the chart as gd.__nonlinRun, for nonlin_ui.bridge)."""
+Each patch names the run it shows (`run`, kept on the chart as gd.__nonlinRun, for nonlin_ui.bridge).
+
+A run the page has shown comes back in the click's own turn: the script keeps the newest ALBUM finished runs'
+time-lapse patches (a paced replay's figure as the finished run's own: at its last frame, Play from the start), and a
+click on a button that selects one of them (window.__nonlinNext: nonlin_ui.bridge.next_runs) draws it at once, the
+real chart (slider and Play work), ~0.1 s after the click where the server's answer takes 0.5-1 s on 2 busy cores.
+Until that answer (a patch of that run; the same figure, by its digest, is not drawn again) the chart's older patch
+is not put back, and a Streamlit redraw from its own copy gets the clicked run again."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -38,16 +46,19 @@ KEEP = 8                         # skeletons kept per session (a boundary per da
 PATCH_MARK = "nonlin-live-patch"  # the patch's <script> class, for tests that read it back
 SEQ = "live_patch_seq"           # session state: patches sent (the script applies each once)
 SENT = "live_patch_sent"         # session state: {token: (the last patch sent, its number)}
+ALBUM = 8                        # finished runs' time-lapses the page keeps, to draw again on a click at once
+HOLD_MS = 5000                   # a run drawn from the album waits at most this long for the server's answer
 
 SCRIPT = """<script>(() => {
   if (window.__nonlinLivePatch) return;
   window.__nonlinLivePatch = true;
   window.__nonlinLive = window.__nonlinLive || {};
-  const stop = (gd) => {         // a playing time-lapse stops (its queued frames would go on drawing)
-    if (gd._transitionData && gd._transitionData._frames && gd._transitionData._frames.length) {
-      window.Plotly.animate(gd, [null], {frame: {duration: 0, redraw: false}, transition: {duration: 0},
-                                         mode: 'immediate'});
-    }
+  // a playing time-lapse stops: its queued frames dropped, plotly's loop ends on its next tick. Not by animating to
+  // [null] (its Pause button): that emits plotly_animated at once, Streamlit keeps the figure as it is at that
+  // moment and, a moment later, draws it again over the one drawn here
+  const stop = (gd) => {
+    const queue = gd._transitionData && gd._transitionData._frameQueue;
+    if (queue) queue.length = 0;
   };
   const sized = (gd, layout) => Object.assign(layout, {width: gd.layout.width, height: gd.layout.height,
                                                        template: gd.layout.template});
@@ -72,12 +83,58 @@ SCRIPT = """<script>(() => {
     // the shown epoch and the patch's number (a Streamlit redraw from its own copy drops them: see loop)
     gd.layout.meta = Object.assign({}, gd.layout.meta, {epoch: p.epoch, dim: p.dim, seq: p.seq});
   };
+  // album: run key -> its finished time-lapse's patch (the newest ALBUM; Map order: oldest first), drawn again at
+  // once when a button that selects that run is clicked
+  const album = new Map();
   const whole = (gd, p) => {     // the new figure (a time-lapse: with its frames), diffed in: Streamlit's size kept
     stop(gd);
-    const meta = Object.assign({}, p.figure.layout.meta, {live: p.token, seq: p.seq});
-    window.Plotly.react(gd, {data: p.figure.data, layout: sized(gd, Object.assign({}, p.figure.layout, {meta})),
-                             frames: p.figure.frames || [], config: gd._context});
+    const meta = Object.assign({}, p.figure.layout.meta, {live: p.token, seq: p.seq, digest: p.digest});
+    // a time-lapse is drawn again from the album: its layout and data copied (scrubbing moves the slider in them)
+    const data = p.digest ? structuredClone(p.figure.data) : p.figure.data;
+    const layout = Object.assign(p.digest ? structuredClone(p.figure.layout) : Object.assign({}, p.figure.layout), {meta});
+    window.Plotly.react(gd, {data, layout: sized(gd, layout), frames: p.figure.frames || [], config: gd._context});
+    const own = p.figure.layout.meta || {};
+    if (p.digest && own.run && (!own.autoplay || !album.has(own.run))) {   // a finished run (paused: no meta.run)
+      album.delete(own.run);
+      album.set(own.run, own.autoplay ? finished(p) : p);
+      while (album.size > ALBUM) album.delete(album.keys().next().value);
+    }
   };
+  // a watchable pace's replay figure (it starts mid-run, its Play plays the rest over WATCH_SECONDS) as the finished
+  // run's own: at its last frame, Play playing all of it at 1x
+  const finished = (p) => {
+    const f = structuredClone(p.figure), n = f.frames.length, last = f.frames[n - 1];
+    const [slider] = f.layout.sliders, [play] = f.layout.updatemenus[0].buttons;
+    const speed = f.layout.updatemenus[1].buttons.find((b) => b.label === '1×');
+    slider.active = n - 1;
+    last.traces.forEach((t, k) => Object.assign(f.data[t], last.data[k]));
+    last.layout.images.forEach((im, i) => { f.layout.images[i].source = im.source; });
+    if (speed) play.args = structuredClone(speed.args);
+    f.layout.meta = Object.assign({}, f.layout.meta, {epoch: f.layout.meta.epochs[n - 1]});
+    delete f.layout.meta.autoplay;
+    return Object.assign({}, p, {figure: f, digest: p.digest + '/finished'});
+  };
+  // a click on a button whose run the album has (window.__nonlinNext, from nonlin_ui.bridge.next_runs: per widget,
+  // button label -> run key) draws that run's time-lapse in the click's own turn, before the server hears of it
+  // (its answer takes 0.5-1 s on 2 busy cores); until that answer (a patch of that run: the same figure, not drawn
+  // again), or for HOLD_MS, the chart's older patches are not put back
+  // window, capture: before Streamlit's own handler sends the change, and before nonlin_ui.bridge's (on document),
+  // which then finds the run drawn and puts no picture of it over the chart
+  window.addEventListener('click', (e) => {
+    const next = window.__nonlinNext || {};
+    for (const slot of Object.keys(next)) {
+      const button = e.target.closest ? e.target.closest(`.st-key-${slot} button`) : null;
+      if (!button || button.disabled) continue;
+      const p = album.get(next[slot][button.innerText.trim()]);
+      const gd = p && Array.from(document.querySelectorAll('.js-plotly-plot')).find((g) => g.offsetParent !== null
+        && g._fullLayout && g.layout && g.layout.meta && g.layout.meta.live === p.token);
+      if (!gd || gd.__nonlinRun === p.run) return;
+      gd.__nonlinHold = {run: p.run, until: performance.now() + HOLD_MS, p};
+      gd.__nonlinRun = p.run;
+      whole(gd, p);
+      return;
+    }
+  }, true);
   const loop = () => {
     if (window.Plotly) {
       // a patch not applied yet, or undone: Streamlit redraws a chart from its own copy (the skeleton) when the
@@ -85,7 +142,13 @@ SCRIPT = """<script>(() => {
       const due = Array.from(document.querySelectorAll('.js-plotly-plot')).map((gd) => {
         const meta = gd.layout && gd.layout.meta;
         const p = meta && meta.live ? window.__nonlinLive[meta.live] : null;
-        return p && gd._fullLayout && (gd.__nonlinSeq !== p.seq || meta.seq !== p.seq) ? [gd, p] : null;
+        if (!p || !gd._fullLayout) return null;
+        const hold = gd.__nonlinHold;       // a clicked run drawn from the album: the server's answer not here yet
+        if (hold) {                         // (a Streamlit redraw from its copy, the older figure, drawn over: again)
+          if (p.run !== hold.run && performance.now() < hold.until) return meta.digest !== hold.p.digest ? [gd, hold.p] : null;
+          gd.__nonlinHold = null;
+        }
+        return gd.__nonlinSeq !== p.seq || meta.seq !== p.seq ? [gd, p] : null;
       }).filter((d) => d);
       // the boundaries first (~10 ms each); a whole figure (the curves: 50-130 ms) waits for a frame without
       // them, one a frame: the browser paints a new boundary only once this frame's callbacks are done
@@ -98,13 +161,15 @@ SCRIPT = """<script>(() => {
         }
         gd.__nonlinSeq = p.seq;
         gd.__nonlinRun = p.run;
-        (p.figure ? whole : boundary)(gd, p);
+        const meta = gd.layout.meta;
+        if (p.digest && meta.digest === p.digest) meta.seq = p.seq;    // this very figure is on it (from the album)
+        else (p.figure ? whole : boundary)(gd, p);
       }
     }
     requestAnimationFrame(loop);
   };
   requestAnimationFrame(loop);
-})();</script>"""
+})();</script>""".replace("ALBUM", str(ALBUM)).replace("HOLD_MS", str(HOLD_MS))
 
 
 def token(config: RunConfig, frame: BoundaryFrame, *, key: str, large: bool, height: int, legend: bool) -> str:
@@ -181,7 +246,8 @@ def draw_timelapse(figure_json: str, frame: BoundaryFrame, config: RunConfig, *,
     fig = _boundary_skeleton(frame, config, None, name=name, epoch=0, large=large, title="", height=height,
                              legend=legend, dim=False)
     st.plotly_chart(fig, key=key, config=chart_config)
-    _send(name, '{"figure":' + figure_json + f',"run":{json.dumps(run)}}}')
+    digest = hashlib.sha1(figure_json.encode()).hexdigest()[:16]     # the same figure: not drawn twice
+    _send(name, '{"figure":' + figure_json + f',"run":{json.dumps(run)},"digest":"{digest}"}}')
 
 
 def draw_figure(fig: go.Figure, *, key: str, view: str, chart_config: dict) -> None:

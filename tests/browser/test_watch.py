@@ -378,21 +378,28 @@ def test_a_patched_chart_redrawn_from_streamlits_copy_gets_its_patch_again(page,
                            f" && gd.layout.images[{image}].opacity === 0; }}", timeout=5_000)
 
 
-# a click on an activation pill, and what is on screen in the click's own turn: the page's copy of that run's look
+# a click on an activation pill, and what is on screen in the click's own turn: the boundary's field, and whether it
+# is a chart whose epoch slider works (not a picture of one). A chart's field: the figure's (plotly puts a new image
+# in the page a few milliseconds later, once the browser has decoded it)
 CLICK_AND_LOOK = """(name) => {
   const b = Array.from(document.querySelectorAll('.st-key-pg_activation button')).find((e) => e.innerText.trim() === name);
   b.click();
-  const el = document.querySelector('.nonlin-preview');
-  const image = el && el.offsetParent !== null ? el.querySelector('.imagelayer image') : null;
-  return image ? image.getAttribute('href') : null;
+  const preview = document.querySelector('.nonlin-preview');
+  const el = preview && preview.offsetParent !== null ? preview : """ + SHOWN + """;
+  const chart = !!el && el.classList.contains('js-plotly-plot');
+  const image = el ? el.querySelector('.imagelayer image') : null;
+  const field = chart ? el.layout.images.find((im) => im.name === 'boundary').source
+                      : image ? image.getAttribute('href') : null;
+  return {field, player: chart && !!el.layout.sliders && el.layout.sliders.length > 0};
 }"""
 FIELD = f"() => {{ const gd = {SHOWN}; const i = gd && gd.querySelector('.imagelayer image');" \
         " return i ? i.getAttribute('href') : null; }"
 
 
 def test_a_run_the_page_has_shown_comes_back_in_the_clicks_own_turn(page, server):
-    """relu, then tanh (one click): a click on relu shows relu's finished boundary at once, in the click's own turn,
-    as the page last showed it, until relu's chart is drawn again (the same field). elu, never shown: nothing.
+    """relu, then tanh (one click): a click on relu draws relu's finished time-lapse at once, in the click's own
+    turn (the page keeps the figure: the slider and Play work), and keeps it until the server's answer, relu's own
+    time-lapse. elu, never shown: the chart stays as it was until the server's answer.
     All of it on one chart: the boundary's plot element is the same from relu's end to relu's return."""
     page.goto(server + "/?epochs=300&seed=21")
     page.wait_for_selector(CHART, timeout=90_000)
@@ -412,7 +419,8 @@ def test_a_run_the_page_has_shown_comes_back_in_the_clicks_own_turn(page, server
     assert tanh != relu
 
     shown = page.evaluate(CLICK_AND_LOOK, "relu")
-    assert shown == relu, "the click's own turn did not show relu's remembered boundary"
+    assert shown == {"field": relu, "player": True}, "the click's own turn did not draw relu's time-lapse"
+    page.wait_for_function(f"(old) => ({FIELD})() === old", arg=relu, timeout=1_000)     # and its image, drawn
     page.wait_for_function("() => location.search.includes('activation=') === false")   # relu: the default
     page.wait_for_function("() => !document.querySelector('.nonlin-preview')")  # gone once relu's chart is drawn
     assert page.evaluate(FIELD) == relu
@@ -420,6 +428,7 @@ def test_a_run_the_page_has_shown_comes_back_in_the_clicks_own_turn(page, server
     # one chart for the page's life: relu's time-lapse, tanh's live frames and time-lapse, relu's again, on it
     assert page.evaluate(f"() => {SHOWN}.__nonlinTestMark === true"), "the boundary's chart was replaced"
 
-    assert page.evaluate(CLICK_AND_LOOK, "elu") is None          # a run this page never showed: no picture
+    # a run this page never showed: the chart stays as it was until the server answers
+    assert page.evaluate(CLICK_AND_LOOK, "elu") == {"field": relu, "player": True}
     page.wait_for_function("() => location.search.includes('activation=elu')")
     assert not real_errors(page), page.errors
