@@ -17,9 +17,9 @@ chart → time-lapse) shows no blank. It gives up after PENDING_MS while a succe
 BRIDGE_MS while none is.
 
 A run the page has shown, back at once (the album; nonlin_ui.live_patch draws the newest of them again as the chart
-itself in the click's turn, and then this picture is not needed: it covers the older ones): a finished run's time-lapse names its run
-(layout.meta.run, the config's key); the script keeps a copy of its look at its last epoch, one per run (the
-newest ALBUM). The page sends, per control, which run each of its buttons would select (`next_runs`: the
+itself in the click's turn, and then this picture is not needed: it covers the older ones): a finished run's
+time-lapse names its run (layout.meta.run, the config's key); the script keeps a copy of its look at its last
+epoch, one per run (the newest ALBUM). The page sends, per control, which run each of its buttons would select (`next_runs`: the
 activation pills' configs' keys). A click on such a button, when the album has that run, shows its copy over the
 boundary in the click's own turn (the server's answer, a rerun and that run's time-lapse, takes 0.6-1 s on 2 busy
 cores), until another run is drawn on the boundary (live_patch keeps the shown run's key on the chart: normally that
@@ -38,6 +38,16 @@ REFRESH_MS = 1000       # the remembered look of a shown boundary is at most thi
 ALBUM = 12              # finished runs' looks kept by the page
 PREVIEW_MS = BRIDGE_MS  # a clicked run's remembered look stays at most this long without a new boundary plot
 NEXT_MARK = "nonlin-next-runs"   # the <script> class of next_runs' map, for tests that read it back
+# (click event) => the key of the run the clicked button selects (next_runs' map), or null: spliced into the page
+# scripts that answer such a click at once (this one's picture, nonlin_ui.live_patch's chart)
+CLICKED_RUN = """((e) => {
+  const next = window.__nonlinNext || {};
+  for (const slot of Object.keys(next)) {
+    const button = e.target.closest ? e.target.closest(`.st-key-${slot} button`) : null;
+    if (button && !button.disabled) return next[slot][button.innerText.trim()] || null;
+  }
+  return null;
+})"""
 
 SCRIPT = ("""<script>(() => {
   if (window.__nonlinBridge) return;
@@ -76,20 +86,14 @@ SCRIPT = ("""<script>(() => {
     while (album.size > ALBUM) album.delete(album.keys().next().value);
   };
   document.addEventListener('click', (e) => {         // capture: before Streamlit's own handler sends the change
-    const next = window.__nonlinNext || {};
-    for (const slot of Object.keys(next)) {
-      const button = e.target.closest ? e.target.closest(`.st-key-${slot} button`) : null;
-      if (!button || button.disabled) continue;
-      const run = next[slot][button.innerText.trim()];
-      const box = shownIn(boundaries());
-      const gd = box && box.querySelector('.js-plotly-plot');
-      if (!run || !album.has(run) || !gd || gd.__nonlinRun === run) return;
-      if (preview) preview.el.remove();
-      const el = album.get(run).cloneNode(true);
-      preview = {run, el, from: gd, fromRun: gd.__nonlinRun, since: performance.now(), page: location.pathname};
-      place(el, [box], 4);
-      return;
-    }
+    const run = CLICKED_RUN(e);
+    const box = run && shownIn(boundaries());
+    const gd = box && box.querySelector('.js-plotly-plot');
+    if (!album.has(run) || !gd || gd.__nonlinRun === run) return;
+    if (preview) preview.el.remove();
+    const el = album.get(run).cloneNode(true);
+    preview = {run, el, from: gd, fromRun: gd.__nonlinRun, since: performance.now(), page: location.pathname};
+    place(el, [box], 4);
   }, true);
   const place = (stand, boxes, z = 3) => {
     const pending = boxes.find((b) => b.offsetParent !== null);     // the next chart's element, not drawn yet
@@ -160,7 +164,7 @@ SCRIPT = ("""<script>(() => {
   requestAnimationFrame(loop);
 })();</script>""".replace("PENDING_MS", str(PENDING_MS)).replace("BRIDGE_MS", str(BRIDGE_MS))
           .replace("REFRESH_MS", str(REFRESH_MS)).replace("PREVIEW_MS", str(PREVIEW_MS))
-          .replace("ALBUM", str(ALBUM)))
+          .replace("ALBUM", str(ALBUM)).replace("CLICKED_RUN(", CLICKED_RUN + "("))
 
 
 def install() -> None:

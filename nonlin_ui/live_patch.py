@@ -41,6 +41,8 @@ from nonlin_core import playback
 from nonlin_core.config import RunConfig
 from nonlin_core.inspection import BoundaryFrame
 
+from .bridge import CLICKED_RUN
+
 SKELETONS = "live_skeletons"     # session state: {token: the figure drawn for it}
 KEEP = 8                         # skeletons kept per session (a boundary per data view, curves per run)
 PATCH_MARK = "nonlin-live-patch"  # the patch's <script> class, for tests that read it back
@@ -121,19 +123,13 @@ SCRIPT = """<script>(() => {
   // window, capture: before Streamlit's own handler sends the change, and before nonlin_ui.bridge's (on document),
   // which then finds the run drawn and puts no picture of it over the chart
   window.addEventListener('click', (e) => {
-    const next = window.__nonlinNext || {};
-    for (const slot of Object.keys(next)) {
-      const button = e.target.closest ? e.target.closest(`.st-key-${slot} button`) : null;
-      if (!button || button.disabled) continue;
-      const p = album.get(next[slot][button.innerText.trim()]);
-      const gd = p && Array.from(document.querySelectorAll('.js-plotly-plot')).find((g) => g.offsetParent !== null
-        && g._fullLayout && g.layout && g.layout.meta && g.layout.meta.live === p.token);
-      if (!gd || gd.__nonlinRun === p.run) return;
-      gd.__nonlinHold = {run: p.run, until: performance.now() + HOLD_MS, p};
-      gd.__nonlinRun = p.run;
-      whole(gd, p);
-      return;
-    }
+    const p = album.get(CLICKED_RUN(e));
+    const gd = p && Array.from(document.querySelectorAll('.js-plotly-plot')).find((g) => g.offsetParent !== null
+      && g._fullLayout && g.layout && g.layout.meta && g.layout.meta.live === p.token);
+    if (!gd || gd.__nonlinRun === p.run) return;
+    gd.__nonlinHold = {run: p.run, until: performance.now() + HOLD_MS, p};
+    gd.__nonlinRun = p.run;
+    whole(gd, p);
   }, true);
   const loop = () => {
     if (window.Plotly) {
@@ -169,7 +165,7 @@ SCRIPT = """<script>(() => {
     requestAnimationFrame(loop);
   };
   requestAnimationFrame(loop);
-})();</script>""".replace("ALBUM", str(ALBUM)).replace("HOLD_MS", str(HOLD_MS))
+})();</script>""".replace("ALBUM", str(ALBUM)).replace("HOLD_MS", str(HOLD_MS)).replace("CLICKED_RUN(", CLICKED_RUN + "(")
 
 
 def token(config: RunConfig, frame: BoundaryFrame, *, key: str, large: bool, height: int, legend: bool) -> str:

@@ -273,7 +273,7 @@ def phase(handle: JobHandle | None) -> str:
 
 def trains(handle: JobHandle | None) -> bool:
     """Queued or training: the pages draw the run's newest frame (live charts, patched in place); a paused or
-    ended run draws its time-lapse (a whole chart)."""
+    ended run draws its time-lapse (a whole figure, drawn onto the same chart)."""
     return phase(handle) in LIVE
 
 
