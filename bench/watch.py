@@ -14,10 +14,12 @@ screen (a visible .st-key-boundary .js-plotly-plot, or the copy nonlin_ui.bridge
 chart is drawn; a hidden one does not count), and a checksum of the field it shows (the <image> of its
 layout image, swapped per played frame; a heatmap's z in gd.data, if a figure has one). All times are
 the page's own clock (performance.now()); clicks happen inside the page. Figures:
-- first frame: Train click -> the first heatmap whose z differs from the one shown before the click.
+- first frame: the click that starts a run -> the first heatmap whose z differs from the one shown before the
+  click; reported for Train clicks and for Activation pill clicks (train on change) apart, and both together.
 - live redraws/s: distinct heatmaps drawn between the first frame and the status line's "Done", per second.
 - socket bytes: sizes of the websocket frames the page received from the click to the last live redraw before
-  "Done" (median, max; the finished run's time-lapse comes with "Done" and is not counted), and their sum divided
+  "Done" (median, max; the finished run's time-lapse and network replay come with "Done" and are not counted,
+  by time and by content: a frame with a slider), and their sum divided
   by the boundary redraws.
 - blank: the longest time without a boundary chart on the page after the click, or without a heatmap once
   the first frame was drawn.
@@ -141,6 +143,7 @@ STATUS_IS = """(prefixes) => { const box = document.querySelector('.st-key-run_s
 @dataclass
 class Sample:
     label: str
+    how: str = "Train"                 # what started the run: "Train" (a click on it) or "pill" (train on change)
     first_frame_s: float | None = None
     redraws_per_s: float | None = None
     redraws: int = 0
@@ -157,14 +160,17 @@ class Socket:
     """Sizes of the websocket frames the page receives, with the wall clock they arrived at."""
 
     def __init__(self, page: Page):
-        self.frames: list[tuple[float, int]] = []
+        self.frames: list[tuple[float, int, bool]] = []      # (clock, bytes, a player figure: a run's end)
         page.on("websocket", lambda ws: ws.on("framereceived", self._got))
 
     def _got(self, payload) -> None:
-        self.frames.append((time.monotonic(), len(payload)))
+        # a figure with a player (slider: the finished run's time-lapse or network replay) comes with "Done", never
+        # with a live redraw
+        player = (b'"sliders"' if isinstance(payload, bytes) else '"sliders"') in payload
+        self.frames.append((time.monotonic(), len(payload), player))
 
     def since(self, t0: float) -> list[int]:
-        return [n for t, n in self.frames if t >= t0]
+        return [n for t, n, _ in self.frames if t >= t0]
 
 
 def events(page: Page, since: float) -> list[dict]:
@@ -227,7 +233,7 @@ def train_and_follow(page: Page, sock: Socket, label: str, clicked: float, wall0
     if first is not None and done is not None and done["t"] > first["t"]:
         last = max(e["t"] for e in evs if first["t"] <= e["t"] < done["t"])
         live_end = min(wall_done, wall0 + (last - clicked) / 1000 + 0.05)
-    sample.frame_bytes = [n for t, n in sock.frames if wall0 <= t <= live_end]
+    sample.frame_bytes = [n for t, n, player in sock.frames if wall0 <= t <= live_end and not player]
     sample.final_sig = next((e["sig"] for e in reversed(evs) if e["sig"]), None)
     sample.timeline = [[round((e["t"] - clicked) / 1000, 3), e["present"], e["sig"], e["status"]] for e in evs]
     return sample
@@ -240,10 +246,13 @@ def pick(page: Page, sock: Socket, name: str, timeout_s: float) -> Sample:
     clicked = page.evaluate(CLICK_PILL, name)
     page.wait_for_function("([t, old]) => window.__watch.events.some((e) => e.t > t && e.status && e.status !== old)",
                            arg=[clicked, shown.get("status")], timeout=timeout_s * 1000, polling=50)
+    how = "pill"
     if page.evaluate(STATUS_IS, ["Not trained"]):
-        wall0 = time.monotonic()
+        wall0, how = time.monotonic(), "Train"
         clicked = page.evaluate(CLICK_TRAIN)
-    return train_and_follow(page, sock, name, clicked, wall0, timeout_s)
+    sample = train_and_follow(page, sock, name, clicked, wall0, timeout_s)
+    sample.how = how
+    return sample
 
 
 def select_stored(page: Page, name: str, sig: str | None, timeout_s: float) -> Sample:
@@ -355,7 +364,9 @@ def report(samples: list[Sample], played: list[dict]) -> None:
     stored = [s for s in samples if s.label.startswith("stored")]
     frame_sizes = [n for s in trained for n in s.frame_bytes]
     per_update = [sum(s.frame_bytes) / s.redraws for s in trained if s.redraws]
-    print(stats_line("Train -> first frame", [s.first_frame_s for s in trained]))
+    print(stats_line("Train -> first frame", [s.first_frame_s for s in trained if s.how == "Train"]))
+    print(stats_line("pill (train on change) -> first frame", [s.first_frame_s for s in trained if s.how == "pill"]))
+    print(stats_line("either click -> first frame", [s.first_frame_s for s in trained]))
     print(stats_line("live boundary redraws / s", [s.redraws_per_s for s in trained], "/s"))
     print(stats_line("live run length (first frame->Done)", [s.live_s for s in trained]))
     print(stats_line("socket frame received (run)", frame_sizes, "KB", 1 / 1000))
