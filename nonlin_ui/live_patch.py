@@ -106,12 +106,13 @@ SCRIPT = """<script>(() => {
   // run's own: at its last frame, Play playing all of it at 1x
   const finished = (p) => {
     const f = structuredClone(p.figure), n = f.frames.length, last = f.frames[n - 1];
-    const [slider] = f.layout.sliders, [play] = f.layout.updatemenus[0].buttons;
-    const speed = f.layout.updatemenus[1].buttons.find((b) => b.label === '1×');
+    const menu = (name) => f.layout.updatemenus.find((m) => m.name === name) || {buttons: []};  // playback._controls
+    const [slider] = f.layout.sliders, [play] = menu('play').buttons;
+    const speed = menu('speed').buttons.find((b) => b.label === '1×');
     slider.active = n - 1;
     last.traces.forEach((t, k) => Object.assign(f.data[t], last.data[k]));
     last.layout.images.forEach((im, i) => { f.layout.images[i].source = im.source; });
-    if (speed) play.args = structuredClone(speed.args);
+    if (speed && play) play.args = structuredClone(speed.args);
     f.layout.meta = Object.assign({}, f.layout.meta, {epoch: f.layout.meta.epochs[n - 1]});
     delete f.layout.meta.autoplay;
     return Object.assign({}, p, {figure: f, digest: p.digest + '/finished'});
