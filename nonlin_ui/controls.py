@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -202,8 +203,9 @@ def _pair_controls(sb, features: tuple[str, ...], default_pair: tuple[int, int])
     return () if pair == tuple(default_pair) else pair
 
 
-def sidebar() -> RunConfig | None:
-    """All Playground controls; the RunConfig they describe, or None (with a message) when incomplete."""
+def sidebar(on_activation: Callable[[], None] | None = None) -> RunConfig | None:
+    """All Playground controls; the RunConfig they describe, or None (with a message) when incomplete.
+    on_activation: the Activation pills' callback (nonlin_ui.runs.activation_click)."""
     s, sb, limits = st.session_state, projector.sidebar(), caps()
     # a stored run opened here may be above today's caps (reading it is no request): Train checks them
     limits |= {name: max(limits[name], s.get(f"pg_{name}", 0)) for name in ("samples", "classes", "depth", "width", "epochs")}
@@ -247,7 +249,8 @@ def sidebar() -> RunConfig | None:
     sb.slider("Units per layer", 1, limits["width"], key="pg_width", on_change=net.uniform_widths)
     widths_ok = net.width_controls(sb, limits["depth"], limits["width"])
     hidden = tuple(s.pg_hidden_custom or (s.pg_width,) * s.pg_depth)
-    sb.pills("Activation", list(ACTIVATIONS), key="pg_activation", required=True, disabled=not hidden)
+    sb.pills("Activation", list(ACTIVATIONS), key="pg_activation", required=True, disabled=not hidden,
+             on_change=on_activation)
     if not hidden:
         sb.caption(NO_HIDDEN_LAYER)
 

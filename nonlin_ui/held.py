@@ -1,8 +1,9 @@
 """Slow views held between live redraws: while a run trains, the page redraws its boundary and curves every
-0.3 s, but the network diagram, the linear regions, the hidden space and the gradient flow are rebuilt at most
-every HOLD_SECONDS. In between, the same figure object is drawn again: it serialises to the same message, which
-Streamlit sends as a reference to the browser's cached copy (a hash, not the figure), so a live redraw carries the
-boundary and the curves alone, and the server skips the diagram's forward passes."""
+0.25 s (nonlin_ui.runs.REDRAW_SECONDS), but the network diagram, the linear regions, the hidden space and the
+gradient flow are rebuilt at most every HOLD_SECONDS. In between, the same figure object is drawn again: it
+serialises to the same message, which Streamlit sends as a reference to the browser's cached copy (a hash, not the
+figure), so a live redraw carries the boundary and the curves alone, and the server skips the diagram's forward
+passes."""
 from __future__ import annotations
 
 import time
@@ -30,11 +31,12 @@ def held(name: str, key: str, live: bool, build: Callable[[], T], seconds: float
 
 
 def drawn(name: str, key: str, hold: bool, drawing: Callable[[], Callable[[], None]]) -> None:
-    """Draw a slow view: drawing() builds it and returns what draws it. hold (the response to a Train click): the
-    view as drawn last time, when `key` (what it shows: the view chosen, the data) is the same. Its charts are the
-    same specs, which Streamlit sends as references to the browser's copies: the browser draws the new run's
-    boundary first (measured: the network diagram and the gradient flow drawn in the same response put the first
-    frame 0.3 s later), and the next live redraw, 0.3 s on, brings the new run's view."""
+    """Draw a slow view: drawing() builds it and returns what draws it. hold (the response to a Train click: its
+    fragment run and the full run after it, nonlin_ui.runs.live): the view as drawn last time, when `key` (what it
+    shows: the view chosen, the data) is the same. Its charts are the same specs, which Streamlit sends as
+    references to the browser's copies: the browser draws the new run's boundary first (measured: the network
+    diagram and the gradient flow drawn in the same response put the first frame 0.3 s later), and the next live
+    redraw brings the new run's view."""
     views = st.session_state.setdefault("drawn_views", {})
     last = views.get(name)
     if hold and last is not None and last[0] == key:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from nonlin_core.config import ConfigError, RunConfig
 from nonlin_core.errors import DataError
@@ -19,7 +20,7 @@ from nonlin_core.store import FINISHED
 from . import pace, resources
 
 T = TypeVar("T")
-REDRAW_SECONDS = 0.3          # a training run's page redraws this often; reruns coalesce, so a slow browser gets fewer
+REDRAW_SECONDS = 0.25         # a training run's page redraws this often; reruns coalesce, so a slow browser gets fewer
 REDRAWS_PER_SECOND = 12.0     # ... but the server's live pages share this many redraws a second (see timer_seconds)
 FIRST_SNAPSHOT_SECONDS = 0.6  # the Train click's own response waits this long for the first boundary
 QUEUED_GRACE_SECONDS = 0.1    # ... unless its run is still queued after this (no free worker)
@@ -28,6 +29,8 @@ PAUSED_SECONDS = 1.0          # a paused run's status line checks this often whe
 CANCEL_WAIT_SECONDS = 1.0     # a new run waits at most this long for this page's cancelled one to end
 JUST_STARTED = "just_started"  # session state: the key of the run this script run started
 LAB_WAIT_SECONDS = 3.0        # a Pause/Step/Reset click waits at most this long for the job to show it
+CLICKED = "clicked_run"       # session state: the key of the run a Train click started, for its fragment run
+FOLLOW_SECONDS = 0.3          # a Train click's fragment run waits this long before the whole page's run (see live)
 
 
 def find(configs: list[RunConfig]) -> JobHandle | None:
@@ -48,9 +51,10 @@ def find(configs: list[RunConfig]) -> JobHandle | None:
     return handle
 
 
-def start(configs: list[RunConfig], slot: str, *, paced: bool = False) -> JobHandle | None:
+def start(configs: list[RunConfig], slot: str, *, paced: bool = False, report: bool = True) -> JobHandle | None:
     """Submit; this page's previous run of this session is stopped (a new config simply starts a new run).
-    paced: shown at the watchable pace (when its switch is on)."""
+    paced: shown at the watchable pace (when its switch is on). report False: a full server or a bad config
+    returns None without a message (a button's callback: the script run after it tries again and says why)."""
     owner = st.session_state.owner
     previous = st.session_state.handles.get(st.session_state.get(f"run_{slot}", ""))
     current = find(configs)
@@ -61,7 +65,14 @@ def start(configs: list[RunConfig], slot: str, *, paced: bool = False) -> JobHan
         previous.wait(CANCEL_WAIT_SECONDS)            # ended, it no longer counts against this session's cap
     if previous is not None:
         st.session_state[f"previous_{slot}"] = previous.key
-    handle = submit_or_report(lambda: resources.manager().submit_batch(configs, owner=owner))
+    submit = (lambda: resources.manager().submit_batch(configs, owner=owner))
+    if report:
+        handle = submit_or_report(submit)
+    else:
+        try:
+            handle = submit()
+        except (BusyError, ConfigError, DataError):
+            handle = None
     if handle is None:
         return None
     resources.remember(handle)
@@ -109,11 +120,16 @@ def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -
     (None when there is nothing to show)."""
     if lab:
         pace.init()
+    if not configs:
+        st.session_state.pop(f"configs_{slot}", None)       # no config on the page: a pill click starts nothing
     handle = find(configs) if configs else None
     new_settings = lab and bool(configs) and changed(configs, slot)
     row = st.container(horizontal=True, gap="small")
     width = "content" if lab else 110      # seven lab buttons in one row down to 1024 px wide windows
-    if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=width):
+    # lab (the Playground): the click starts the run in its callback and reruns only the live fragment (the status
+    # line and the charts) first (train_click)
+    click = {"on_click": train_click, "args": (configs, slot)} if lab and configs else {}
+    if row.button("Train", key=f"btn_{slot}_train", type="primary", disabled=not configs, width=width, **click):
         handle = start(configs, slot, paced=lab) or handle
     elif new_settings and (handle is None or handle.status in ("cancelled", "failed")):
         handle = start(configs, slot, paced=lab) or handle          # train on change: no click
@@ -132,12 +148,46 @@ def controls(configs: list[RunConfig] | None, slot: str, *, lab: bool = False) -
     return handle
 
 
+def live_key(slot: str) -> str:
+    """The key of a page's live fragment (the status line and the charts), for a keyed rerun of it alone."""
+    return f"live_{slot}"
+
+
+def train_click(configs: list[RunConfig], slot: str) -> None:
+    """The lab's Train button: start the run here, then rerun only the page's live fragment, which draws its first
+    frame and then reruns the whole page (live). Nothing started (the run was already there, or the server is full):
+    the full run as usual, which shows it or says why."""
+    handle = start(configs, slot, paced=True, report=False)
+    if handle is not None and st.session_state.get(JUST_STARTED) == handle.key:
+        st.session_state[CLICKED] = handle.key
+        try:
+            st.rerun(live_key(slot))
+        except StreamlitAPIException:           # no such fragment on the page (its last run ended before it)
+            st.session_state.pop(CLICKED, None)
+
+
+def activation_click(slot: str) -> None:
+    """An Activation pill, train on change on: the page's run with the picked activation starts here and only the
+    live fragment reruns, as for a Train click (train_click). A run already there (the page's script draws a run it
+    has shown at once: nonlin_ui.live_patch), train on change off, or nothing started: the full run as usual. The
+    full run that follows builds the config from the whole sidebar again; were it another, it starts that one."""
+    configs = st.session_state.get(f"configs_{slot}")
+    if not configs or len(configs) != 1 or not st.session_state.get(f"{slot}_train_on_change"):
+        return
+    try:
+        config = configs[0].replace(activation=st.session_state[f"{slot}_activation"])
+    except ConfigError:
+        return
+    if find([config]) is None:
+        train_click([config], slot)
+
+
 def changed(configs: list[RunConfig], slot: str) -> bool:
     """Train on change is on and configs differ from the ones this page showed last (not on a first load)."""
     st.session_state.setdefault(f"{slot}_train_on_change", True)      # on by default (set before the widget)
     key, seen = batch_handle_key(configs), f"shown_{slot}"
     last = st.session_state.get(seen)
-    st.session_state[seen] = key
+    st.session_state[seen], st.session_state[f"configs_{slot}"] = key, configs     # (configs: activation_click)
     return last is not None and last != key and st.session_state[f"{slot}_train_on_change"]
 
 
@@ -277,7 +327,7 @@ def trains(handle: JobHandle | None) -> bool:
     return phase(handle) in LIVE
 
 
-def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -> None:
+def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None], slot: str | None = None) -> None:
     """The status line and charts(handle), redrawn from the run's latest snapshot on ONE timer per page.
 
     While the run trains, status and charts are one fragment redrawn every REDRAW_SECONDS. While it waits
@@ -289,7 +339,11 @@ def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -
     Why one timer: two timers started together fire together, and Streamlit 1.67 can drop a whole script
     run's output when a second rerun request reaches a session whose script thread is just ending (the
     session starts a new thread and ignores the old one's messages). Seen under load as a page stuck at
-    "Running" after the run had finished; one request at a time per page leaves no such pair."""
+    "Running" after the run had finished; one request at a time per page leaves no such pair.
+
+    slot: the fragment has a key (live_key), and a Train click's callback (train_click) reruns it alone with the
+    run it started (CLICKED): the browser draws its first frame without the whole page's ~60 elements (0.2-0.3 s
+    of rendering on 2 busy cores); then the fragment reruns the whole page."""
     key = handle.key if handle is not None else ""
     pace.tick()
     drawn = phase(handle)
@@ -299,15 +353,29 @@ def live(handle: JobHandle | None, charts: Callable[[JobHandle | None], None]) -
 
     def live_view() -> None:
         pace.tick()
-        current = st.session_state.handles.get(key) if key else None
+        clicked = st.session_state.pop(CLICKED, None)     # a Train click's run: this is its fragment run
+        shown = clicked or key
+        current = st.session_state.handles.get(shown) if shown else None
         if drawn != "idle" and current is not None and phase(current) != drawn:
             st.rerun()                  # the whole page draws the new phase (no "Done" above a stale chart)
         status(current)
         if charts_live:
             charts(current)
+        if clicked and clicked != key:
+            # then the whole page (its buttons, its timer, its results for the new run), FOLLOW_SECONDS on, so the
+            # browser draws this frame first (measured on 2 busy cores: asked at once, the full run's ~60 elements came
+            # before it, drawn at 0.45-0.6 s; 0.15 s on, sometimes; 0.3 s on, drawn first, at 0.19-0.29 s). Asked here,
+            # not by a timer in the browser: a timer fires again until the full run reaches the page, and a request
+            # that reaches the session just as a script run ends loses that run's output (see the docstring; seen: a
+            # page stuck at the previous run). A run drops the messages still queued when it starts: the wait also
+            # lets the server's loop send these (were they dropped, the full run draws the same frame).
+            st.session_state[JUST_STARTED] = clicked      # the full run sends the slow panels as they were too
+            time.sleep(FOLLOW_SECONDS)
+            st.rerun()
 
     base = {"running": REDRAW_SECONDS, "queued": QUEUED_SECONDS, "paused": PAUSED_SECONDS}.get(drawn)
-    timed_fragment(live_view, None if base is None else timer_seconds(base, len(resources.manager().active())))
+    timed_fragment(live_view, None if base is None else timer_seconds(base, len(resources.manager().active())),
+                   key=live_key(slot) if slot else None)
     if not charts_live:
         charts(handle)
 
@@ -319,7 +387,7 @@ def timer_seconds(base: float, live_jobs: int) -> float:
     return max(base, live_jobs / REDRAWS_PER_SECOND)
 
 
-def timed_fragment(body: Callable[[], None], run_every: float | None) -> None:
+def timed_fragment(body: Callable[[], None], run_every: float | None, key: str | None = None) -> None:
     """body() as a fragment on a timer, inside a container of the full run: the fragment is an only child.
 
     Why the container: a full run's fragment deltas still unsent when a queued fragment rerun starts are
@@ -328,4 +396,4 @@ def timed_fragment(body: Callable[[], None], run_every: float | None) -> None:
     fragment delta lands on an element ("'setIn' cannot be called on an ElementNode") and the page stops
     updating. As an only child nothing shifts: the fragment rerun simply draws it again."""
     with st.container():
-        st.fragment(body, run_every=run_every)()
+        st.fragment(body, run_every=run_every, key=key)()

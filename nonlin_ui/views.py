@@ -76,58 +76,62 @@ def _stand_in(h: JobHandle | None, previous: JobHandle | None, config: RunConfig
 
 
 def single(handle: JobHandle | None, config: RunConfig, frame: inspection.BoundaryFrame, large: bool,
-           previous: JobHandle | None = None) -> None:
-    """Status, live boundary and curves; final metrics once done. Until a new run's first frame, the previous
-    run's boundary (same data) stays on screen, dimmed."""
+           slot: str | None = None) -> None:
+    """Status, live boundary and curves; final metrics once done. slot: the page's runs (runs.controls'): until a
+    new run's first frame, the previous run's boundary (same data) stays on screen, dimmed; a lab's Train click
+    redraws the live part alone (runs.live)."""
     height = PROJECTOR_HEIGHTS["boundary"] if large else 460
 
     def draw(h: JobHandle | None) -> None:
         snap = h.snapshot if h is not None else None
-        hold = runs.just_started(h)          # the click's response: the slow panels as they were (held.drawn)
-        stand_in = _stand_in(h, previous, config)
+        cfg = h.configs[0] if h is not None else config   # a pill click's fragment run: the new run's
+        # the click's response: the slow panels as they were (held.drawn), while the run trains (ended, its own views)
+        hold = runs.just_started(h) and runs.trains(h)
+        previous = runs.previous(slot) if slot else None
+        stand_in = _stand_in(h, previous, cfg)
         paced = pace.shown(h)
         history = _history(snap, range(1))
         if paced is not None:
             history = pace.history_until(history, paced.epoch)   # the curves grow with the replayed boundary
         left, right = st.columns([3, 2], gap="medium")
         with left:
-            run = config.key if snap is not None else None
+            run = cfg.key if snap is not None else None
             if paced is not None:
-                boundary(frame, config, paced.probs, epoch=paced.epoch, key="boundary", large=large,
+                boundary(frame, cfg, paced.probs, epoch=paced.epoch, key="boundary", large=large,
                          height=height, title="Decision boundary", patched=True, run=run)
             elif snap is not None and snap.timelapse is not None and snap.timelapse.epochs and not runs.trains(h):
                 replay = pace.replay_from(h)
                 # the figure as JSON, built once (~0.5 MB with its frames), drawn onto the live chart
                 figure = held.memo("timelapse", f"{h.key}|{id(snap)}|{snap.epoch}|{large}|{replay}|{h.finished}", lambda: (
                     playback.boundary_timelapse(frame, playback.with_latest(snap.timelapse, snap.grid, snap.epoch),
-                                                config=config, large=large, index=replay, title="Decision boundary",
+                                                config=cfg, large=large, index=replay, title="Decision boundary",
                                                 history=snap.history, autoplay=h.key if replay is not None else None,
-                                                height=height, run=config.key if h.finished else None)  # paused: not yet
+                                                height=height, run=cfg.key if h.finished else None)  # paused: not yet
                     .to_json()))
-                live_patch.draw_timelapse(figure, frame, config, key="boundary", large=large, height=height,
+                live_patch.draw_timelapse(figure, frame, cfg, key="boundary", large=large, height=height,
                                           legend=True, chart_config=CHART, run=run)
                 if replay is not None:
                     pace.autoplay(h)
             elif stand_in is not None:
-                boundary(frame, config, stand_in, epoch=0, key="boundary", large=large, dim=True, height=height,
+                boundary(frame, cfg, stand_in, epoch=0, key="boundary", large=large, dim=True, height=height,
                          title="Decision boundary (the previous run, until this one's first frame)", patched=True,
                          run=previous.configs[0].key)
             else:
-                boundary(frame, config, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary",
+                boundary(frame, cfg, _probs(snap, 0), epoch=snap.epoch if snap else 0, key="boundary",
                          large=large, height=height, title="Decision boundary" if snap is not None else
                          "Data (train solid, test outlined)", patched=True, run=run)
             if frame.note:
                 st.caption(frame.note)
         with right:
-            curves = plots.curves([("", history)], epochs=config.epochs, large=large, uirevision=f"curves-{config.key}",
+            curves = plots.curves([("", history)], epochs=cfg.epochs, large=large, uirevision=f"curves-{cfg.key}",
                                   height=PROJECTOR_HEIGHTS["curves"] if large else 250)
             # one chart for the page's life, patched (Plotly.react): a Train click, a run's end or a stored run's
             # click brings a new figure to the same chart, not a new chart (a mount and Plotly.newPlot)
             live_patch.draw_figure(curves, key="curves", view=str(large), chart_config=CHART)
-            flow_view.panel(snap, config, large, hold)
-        inside.panel(snap, config, frame, large, hold)
+            flow_view.panel(snap, cfg, large, hold)
+        inside.panel(snap, cfg, frame, large, hold)
 
-    runs.live(handle, draw)
+    runs.live(handle, draw, slot)
     cursor.install()
     field_frames.install()
     live_patch.install()

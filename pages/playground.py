@@ -1,4 +1,6 @@
 """Playground: pick data, depth, width and activation; watch one model train."""
+from functools import partial
+
 import streamlit as st
 
 from nonlin_core.errors import DataError
@@ -8,7 +10,7 @@ st.title("Playground")
 url_error = controls.init_from_url()
 if url_error:
     st.warning(url_error)
-config = controls.sidebar()
+config = controls.sidebar(on_activation=partial(runs.activation_click, "pg"))
 projector.fixed_note(config)
 large = resources.large_fonts()
 if config is None:
@@ -23,5 +25,5 @@ except DataError as exc:
     runs.controls(None, "pg")
     st.stop()
 handle = runs.controls([config], "pg", lab=True)
-views.single(handle, config, frame, large, runs.previous("pg"))
+views.single(handle, config, frame, large, slot="pg")
 bridge.next_runs(controls.next_runs(config))

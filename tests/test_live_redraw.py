@@ -55,9 +55,21 @@ def test_the_network_and_gradient_flow_are_held_between_live_redraws(app, monkey
         handle.wait(10)
 
 
+def test_a_run_that_ends_before_the_clicks_response_shows_its_own_views(app):
+    """Held slow panels are for a run that trains: one that has ended by the click's response (a few epochs) shows its
+    own network diagram there, since an ended run's page has no next redraw to bring it."""
+    at = app(query=RunConfig(epochs=5, seed=17).to_query())
+    assert "untrained" in charts(at)["network"]["layout"]["title"]["text"]
+    at.button(key="btn_pg_train").click().run()
+    handle = next(iter(at.session_state["handles"].values()))
+    assert handle.finished and handle.status == "done"
+    assert "untrained" not in charts(at)["network"]["layout"]["title"]["text"]
+
+
 def test_the_train_clicks_response_keeps_the_slow_panels_and_the_next_redraw_brings_the_new_runs(app):
-    """The click's response sends the network diagram and the gradient flow as they were (the browser draws the new
-    run's boundary first); the next live redraw draws the new run's."""
+    """The click's response (the live fragment's run, then the whole page's: nonlin_ui.runs.train_click) sends the
+    network diagram and the gradient flow as they were (the browser draws the new run's boundary first); the next
+    live redraw draws the new run's."""
     at = app(query=RunConfig(epochs=20000, batch_size=64, seed=7).to_query())
     before = charts(at)
     assert "untrained" in before["network"]["layout"]["title"]["text"] and "grad_flow" not in before
@@ -65,7 +77,11 @@ def test_the_train_clicks_response_keeps_the_slow_panels_and_the_next_redraw_bri
     handle = next(iter(at.session_state["handles"].values()))
     try:
         response = charts(at)
+        assert [p.proto.text.split(" —")[0] for p in at.get("progress")] == ["Running"]
+        assert response["boundary"]["layout"]["images"][0]["opacity"] == 1         # the run's first frame
+        assert response["boundary"]["layout"]["meta"]["epoch"] >= 1
         assert response["network"] == before["network"] and "grad_flow" not in response
+        assert at.button(key="btn_pg_stop").disabled is False                      # the whole page, for the run
         handle.wait_until(lambda h: h.snapshot is not None and h.snapshot.grad_norm is not None
                           and h.snapshot.epoch >= 2, 60)
         at.run()
@@ -128,7 +144,7 @@ def test_a_finished_runs_time_lapse_is_drawn_onto_the_live_chart(app):
 
 def test_live_pages_share_the_servers_redraws_when_many_runs_are_live():
     from nonlin_ui import runs
-    assert runs.timer_seconds(runs.REDRAW_SECONDS, 1) == runs.REDRAW_SECONDS          # one student: 0.3 s
+    assert runs.timer_seconds(runs.REDRAW_SECONDS, 1) == runs.REDRAW_SECONDS          # one student: 0.25 s
     thirty = runs.timer_seconds(runs.REDRAW_SECONDS, 30)                              # a class pressing Train
     assert thirty > runs.REDRAW_SECONDS and 30 / thirty <= runs.REDRAWS_PER_SECOND + 1e-9
     assert runs.timer_seconds(runs.QUEUED_SECONDS, 30) >= runs.QUEUED_SECONDS

@@ -112,8 +112,11 @@ def test_changing_activation_trains_it_at_once_and_switching_back_is_instant(app
     at.button(key="btn_pg_train").click().run()
     assert wait_for_end(at).startswith("Done")
     at.pills(key="pg_activation").set_value("tanh").run()  # train on change: no click
+    # started by the pill's callback, drawn by the live fragment, then the whole page (nonlin_ui.runs.activation_click)
+    tanh = next(h for h in at.session_state["handles"].values() if h.configs[0].activation == "tanh")
+    assert charts(at)["curves"]["layout"]["uirevision"] == f"curves-{tanh.configs[0].key}"
     second = current_config(at)
-    assert second.activation == "tanh" and second.key != first.key
+    assert second.activation == "tanh" and second.key == tanh.configs[0].key != first.key
     assert status(at).startswith(("Running", "Done", "Queued"))
     assert wait_for_end(at).startswith("Done")
     at.pills(key="pg_activation").set_value("relu").run()

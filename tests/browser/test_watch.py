@@ -191,15 +191,45 @@ def test_pause_step_reset_resume_and_stop_from_the_page(page, server):
     assert not real_errors(page), page.errors
 
 
+# Every websocket message the page receives: its page time, whether it names a widget of the sidebar or the
+# Train/Stop row (a widget's id carries its key) and whether it carries a boundary frame (a live patch with a field)
+WS_LOG = """(() => {
+  const Base = window.WebSocket;
+  window.__ws = [];
+  window.WebSocket = class extends Base {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => {
+        const text = e.data instanceof ArrayBuffer ? new TextDecoder('latin1').decode(e.data) : String(e.data);
+        window.__ws.push({t: performance.now(), page: /pg_activation|pg_dataset|btn_pg_train|btn_pg_stop/.test(text),
+                          frame: text.includes('nonlin-live-patch') && text.includes('data:image/png')});
+      });
+    }
+  };
+})()"""
+
+
+def quiet(page, ms: int = 600) -> None:
+    """Until the server has sent nothing for `ms` (the rerun of the last click is over; WS_LOG installed)."""
+    page.wait_for_function(f"() => performance.now() - ((window.__ws[window.__ws.length - 1] || {{t: 0}}).t) > {ms}",
+                           timeout=30_000)
+
+
 def test_a_live_run_redraws_its_boundary_in_place(page, server):
     """While a run trains, its boundary is one plot patched in place (nonlin_ui.live_patch): the epoch and the
-    field move on and the plot element is never replaced, so the boundary never leaves the screen."""
+    field move on and the plot element is never replaced, so the boundary never leaves the screen. The Train
+    click's own response is the live fragment's alone (its first frame comes without the sidebar and the buttons);
+    the whole page follows it (Stop turns on)."""
+    page.add_init_script(WS_LOG)
     page.goto(server + "/?epochs=3000&batch_size=128&seed=8")
     page.wait_for_selector(CHART, timeout=90_000)
     page.locator(".st-key-pg_watchable_pace label").click()          # off: the run as it trains
     page.wait_for_function("() => !document.querySelector('.st-key-pg_watchable_pace input').checked")
     page.evaluate(SAMPLER)
+    quiet(page)                                                        # the switch's rerun is over
+    clicked = now(page)
     page.locator(".st-key-btn_pg_train button").click()
+    page.wait_for_selector(".st-key-btn_pg_stop button:not([disabled])", timeout=TRAIN_TIMEOUT_MS)
     status_starts(page, "Done")
     seen = samples(page)
     live = [s for s in seen if s["status"].startswith("Running") and s["epoch"]]     # epoch >= 1: a boundary
@@ -207,10 +237,17 @@ def test_a_live_run_redraws_its_boundary_in_place(page, server):
     assert len({s["epoch"] for s in live}) >= 3 and len({s["z"] for s in live}) >= 3, live
     first = seen.index(live[0])
     assert all(s["z"] for s in seen[first:]), "the boundary left the screen"
+    messages = [m for m in page.evaluate("() => window.__ws") if m["t"] > clicked]
+    first_frame = next(i for i, m in enumerate(messages) if m["frame"])
+    assert not any(m["page"] for m in messages[:first_frame]), messages[:first_frame + 1]   # the live fragment's alone
+    assert any(m["page"] for m in messages[first_frame:])                                 # then the whole page
     assert not real_errors(page), page.errors
 
 
 def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page, server):
+    """One click on tanh trains it; the relu boundary stays (dimmed while tanh has none) until tanh's first frame,
+    which comes from the live fragment's run alone (no sidebar, no buttons: nonlin_ui.runs.activation_click)."""
+    page.add_init_script(WS_LOG)
     page.goto(server + "/?epochs=300&seed=5")
     page.wait_for_selector(CHART, timeout=90_000)
     page.locator(".st-key-btn_pg_train button").click()
@@ -220,6 +257,7 @@ def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page
     page.wait_for_function("() => window.__watch.samples.length > 0")
     before = samples(page)[-1]
     done_before = page.locator(".st-key-run_status").inner_text()
+    quiet(page)                                                        # the run's end is drawn
     start = now(page)
     page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()   # one click
     page.wait_for_function("() => location.search.includes('activation=tanh')")
@@ -233,6 +271,10 @@ def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page
     assert all(s["z"] == before["z"] for s in after[:new]), after[:new + 1]   # until then: the previous boundary
     dimmed = [s for s in after[:new] if s["opacity"] < 1]
     print(f"\n[watch] after the click: {new} samples of the previous boundary, {len(dimmed)} of them dimmed")
+    messages = [m for m in page.evaluate("() => window.__ws") if m["t"] > start]
+    first_frame = next(i for i, m in enumerate(messages) if m["frame"])
+    assert not any(m["page"] for m in messages[:first_frame]), messages[:first_frame + 1]   # the live fragment's alone
+    assert any(m["page"] for m in messages[first_frame:])                                 # then the whole page
     assert after[-1]["z"] != before["z"] and after[-1]["status"].startswith("Done")
     assert not real_errors(page), page.errors
 
