@@ -65,14 +65,7 @@ def start(configs: list[RunConfig], slot: str, *, paced: bool = False, report: b
         previous.wait(CANCEL_WAIT_SECONDS)            # ended, it no longer counts against this session's cap
     if previous is not None:
         st.session_state[f"previous_{slot}"] = previous.key
-    submit = (lambda: resources.manager().submit_batch(configs, owner=owner))
-    if report:
-        handle = submit_or_report(submit)
-    else:
-        try:
-            handle = submit()
-        except (BusyError, ConfigError, DataError):
-            handle = None
+    handle = submit_or_report(lambda: resources.manager().submit_batch(configs, owner=owner), report=report)
     if handle is None:
         return None
     resources.remember(handle)
@@ -95,14 +88,17 @@ def just_started(handle: JobHandle | None) -> bool:
     return handle is not None and started == handle.key
 
 
-def submit_or_report(submit: Callable[[], T]) -> T | None:
-    """submit(); a full server or a bad config becomes a message in the page, not a traceback."""
+def submit_or_report(submit: Callable[[], T], *, report: bool = True) -> T | None:
+    """submit(); a full server or a bad config becomes a message in the page, not a traceback (report False: None,
+    no message)."""
     try:
         return submit()
     except BusyError as exc:
-        st.warning(str(exc))
+        if report:
+            st.warning(str(exc))
     except (ConfigError, DataError) as exc:
-        st.error(str(exc))
+        if report:
+            st.error(str(exc))
     return None
 
 
@@ -168,9 +164,10 @@ def train_click(configs: list[RunConfig], slot: str) -> None:
 
 def activation_click(slot: str) -> None:
     """An Activation pill, train on change on: the page's run with the picked activation starts here and only the
-    live fragment reruns, as for a Train click (train_click). A run already there (the page's script draws a run it
-    has shown at once: nonlin_ui.live_patch), train on change off, or nothing started: the full run as usual. The
-    full run that follows builds the config from the whole sidebar again; were it another, it starts that one."""
+    live fragment reruns, as for a Train click (train_click, whose start finds a run already there: the page's
+    script draws a run it has shown at once, nonlin_ui.live_patch). Train on change off, or nothing started: the
+    full run as usual. The full run that follows builds the config from the whole sidebar again; were it another,
+    it starts that one."""
     configs = st.session_state.get(f"configs_{slot}")
     if not configs or len(configs) != 1 or not st.session_state.get(f"{slot}_train_on_change"):
         return
@@ -178,8 +175,7 @@ def activation_click(slot: str) -> None:
         config = configs[0].replace(activation=st.session_state[f"{slot}_activation"])
     except ConfigError:
         return
-    if find([config]) is None:
-        train_click([config], slot)
+    train_click([config], slot)
 
 
 def changed(configs: list[RunConfig], slot: str) -> bool:
