@@ -14,7 +14,10 @@ import sys
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.web.cli import main
 
+from nonlin_ui import queue_fix
+
 PagesManager.uses_pages_directory = False
+queue_fix.install()          # reference messages of a rerunning fragment dropped with its other deltas (see there)
 
 if __name__ == "__main__":
     sys.argv[0] = "streamlit"
