@@ -122,3 +122,13 @@ def test_a_paused_runs_diagram_ends_at_its_epoch():
     diverged[0, -1, 0] = np.nan
     assert played_params(dataclasses.replace(paused, timelapse=dataclasses.replace(paused.timelapse,
                                                                                   params=diverged))) is None
+
+
+def test_a_thinned_figure_computes_the_views_of_its_kept_frames_alone(run):
+    data, tl, _ = run
+    views = timelapse_views(CONFIG, data, tl)                   # fresh: none computed yet
+    kept = network_timelapse(views, tl.epochs, budget=30_000).layout.meta["epochs"]
+    assert 1 < len(kept) < len(tl.epochs)
+    computed = [tl.epochs[i] for i in range(len(views)) if i in views._views]
+    assert computed == kept                                      # the last (shown) among them
+    assert views[-1] is views[len(views) - 1] and len(views[2:5]) == 3
