@@ -121,6 +121,8 @@ class BatchRun:
         self.X = torch.as_tensor(np.concatenate([data.X_train, data.X_test]).T.copy(), dtype=dt, device=dev)  # (F, N)
         self.y = torch.as_tensor(np.concatenate([data.y_train, data.y_test]), device=dev)                   # (N,)
         self.target = self.y.to(target_dtype(c0.loss, dt))
+        self.metric_target = self.lossfn.metric_target(self.target)               # all samples, and the test ones
+        self.test_metric_target = self.lossfn.metric_target(self.target[ntr:])
         self.avg = torch.zeros(2, ntr + nte, dtype=dt, device=dev)  # per-sample values -> (train, test) means
         self.avg[0, :ntr], self.avg[1, ntr:] = 1 / ntr, 1 / nte
         self.full_batch = c0.batch_size == 0 or c0.batch_size >= ntr
@@ -218,7 +220,8 @@ class BatchRun:
         return self.lossfn.grad(Z, target.expand(self.K, -1), 1, out=out).mul_(1 / n)
 
     def per_sample(self, Z: Tensor, target: Tensor) -> Tensor:
-        """(2, K, n): loss and correctness (0 or 1) of each sample, in a buffer of the run; target (n,) or (K, n)."""
+        """(2, K, n): loss and correctness (0 or 1) of each sample, in a buffer of the run; target: the loss's
+        metric_target of the targets (n,) or (K, n)."""
         n = Z.shape[2]
         out = self.buffer(("metrics", n), 2, n).view(2, self.K, n)   # scratch memory, metric-major
         self.lossfn.metrics_into(Z, target, out)
@@ -226,7 +229,7 @@ class BatchRun:
 
     def means(self, Z: Tensor) -> Tensor:
         """(K, 2, 2): mean loss and accuracy (dim 1) over train and test (dim 2) of logits Z (K, out, N)."""
-        m = self.per_sample(Z, self.target)
+        m = self.per_sample(Z, self.metric_target)
         # (train, test) x (metric, member): (2, N) @ (N, 2K), 2.5x faster at K = 32 than (2K, N) @ (N, 2)
         return torch.mm(self.avg, m.reshape(-1, m.shape[2]).T).view(2, 2, self.K).permute(2, 1, 0)
 
@@ -269,9 +272,10 @@ class BatchRun:
                     zbuf[:, :, s:s + c0.batch_size] = Z
                     self.backward(inputs, zs, self.loss_grad(Z, ye[:, s:s + c0.batch_size], Z.shape[2]))
                     self.step(e, last=s + c0.batch_size >= ntr)
-                self.raw[:, e, :, 0] = self.per_sample(zbuf, ye).mean(2).T   # logits seen before each step
+                # logits seen before each step
+                self.raw[:, e, :, 0] = self.per_sample(zbuf, self.lossfn.metric_target(ye)).mean(2).T
                 Zt, _, _ = self.forward(self.X[:, ntr:].unsqueeze(0), keep=False)
-                self.raw[:, e + 1, :, 1] = self.per_sample(Zt, self.target[ntr:]).mean(2).T
+                self.raw[:, e + 1, :, 1] = self.per_sample(Zt, self.test_metric_target).mean(2).T
             self.epoch = e + 1
             if self.recorder is not None and self.recorder.wants(self.epoch):
                 self.record()
