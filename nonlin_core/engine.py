@@ -219,7 +219,7 @@ class BatchRun:
         """Gradient (K, out, n) of the mean loss over the first n columns of logits Z (K, out, N)."""
         Z = Z if Z.shape[2] == n else Z[:, :, :n]
         target = target if target.shape[-1] == n else target[..., :n]
-        out = self.buffer(("dZ", n), Z.shape[1], n)
+        out = self.buffer(("dZ", n), Z.shape[1], n) if self.full_batch else None   # (a mini-batch's: not worth a lookup)
         return self.lossfn.grad(Z, target.expand(self.K, -1), 1, out=out).mul_(1 / n)
 
     def per_sample(self, Z: Tensor, target: Tensor) -> Tensor:
