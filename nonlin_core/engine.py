@@ -169,11 +169,15 @@ class BatchRun:
 
     def affine(self, W: Tensor, b: Tensor, A: Tensor, out: Tensor | None = None) -> Tensor:
         """W (K, out, in), b (K, out, 1), A (1 or K, in, n) -> W A + b (K, out, n), into out if given."""
-        if A.shape[0] == self.K:   # bmm then the bias in place (baddbmm first copies b over the whole output)
-            return torch.bmm(W, A, out=out).add_(b)
+        # K > 1: the bias as the GEMM's C (b broadcast, beta 1), 15-30% faster at K = 32 than the product then the bias
+        # added in place; K = 1 keeps the latter (a mini-batch step measured ~1.5 us slower with C)
+        if A.shape[0] == self.K:
+            return torch.baddbmm(b, W, A, out=out) if self.K > 1 else torch.bmm(W, A, out=out).add_(b)
         # input shared by all members: one GEMM over the stacked weights (K*out, in) @ (in, n)
-        flat = torch.mm(W.reshape(-1, W.shape[2]), A[0], out=None if out is None else out.view(-1, A.shape[2]))
-        return flat.view(self.K, W.shape[1], -1).add_(b)
+        W, flat_out = W.reshape(-1, W.shape[2]), None if out is None else out.view(-1, A.shape[2])
+        if self.K > 1:
+            return torch.addmm(b.reshape(-1, 1), W, A[0], out=flat_out).view(self.K, -1, A.shape[2])
+        return torch.mm(W, A[0], out=flat_out).view(self.K, -1, A.shape[2]).add_(b)
 
     def buffer(self, key: tuple, *shape: int) -> Tensor:
         """A (K, *shape) tensor kept for the run under key: the training passes write the same memory every
