@@ -83,7 +83,7 @@ def _pattern_rows(patterns: np.ndarray) -> np.ndarray:
         for i in range(1, len(data)):
             rows |= data[i] << (56 - 8 * i)
         return rows.numpy().view(np.uint64)
-    packed = np.packbits(patterns.astype(bool), axis=1)
+    packed = np.ascontiguousarray(np.packbits(patterns.astype(bool), axis=1))
     return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()   # a row as one value: 7x faster
 
 
