@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from .datasets import Dataset
 from .grid import Grid, grid_points
@@ -46,22 +45,24 @@ def activation_patterns(model: nn.Sequential, activation: str, points: np.ndarra
 
 
 def layer_patterns(hidden: Sequence[tuple[Tensor, Tensor]], activation: str, X: Tensor) -> np.ndarray:
-    """Hidden layers as (weight (out, in), bias (out,)), inputs X (n, d) -> (n, hidden units) int8 pieces,
-    computed as nn.Linear and the activation's module compute them."""
+    """Hidden layers as (weight (out, in), bias (out,)), inputs X (n, d) -> (n, hidden units) int8 pieces
+    (a transposed view). Computed features-first, W X^T + b: ~4x faster than nn.Linear's (n, out) GEMM on a
+    200 x 200 grid, and the one computation the module and the engine's members both count with."""
     kinks, fn, pieces = KINKS[activation], ACTIVATIONS[activation].fn, []
     with torch.no_grad():
+        X = X.T                                                        # (d, n)
         for W, b in hidden if kinks else ():
-            Z = F.linear(X, W, b)
+            Z = torch.addmm(b.unsqueeze(1), W, X)                      # (out, n)
             pieces.append(_piece(Z, kinks))
             X = fn(Z)
     if not pieces:
-        return np.zeros((len(X), 0), dtype=np.int8)
-    return torch.cat(pieces, 1).cpu().numpy()
+        return np.zeros((X.shape[1], 0), dtype=np.int8)
+    return torch.cat(pieces, 0).cpu().numpy().T
 
 
 def _piece(z: Tensor, kinks: tuple[float, ...]) -> Tensor:
     """The number of kinks below each z, int8 (torch.bucketize's answer, 10x faster for one kink)."""
-    piece = (z > kinks[0]).to(torch.int8)
+    piece = (z > kinks[0]).view(torch.int8)      # bool -> int8 as a view: 0 or 1, no conversion pass
     for kink in kinks[1:]:
         piece += z > kink
     return piece
@@ -69,13 +70,20 @@ def _piece(z: Tensor, kinks: tuple[float, ...]) -> Tensor:
 
 def _pattern_rows(patterns: np.ndarray) -> np.ndarray:
     """(n, units) patterns -> (n,) one sortable value per row (one kink each: a bit per unit), ordered as
-    the rows' bytes."""
-    packed = np.packbits(patterns.astype(bool), axis=1)
-    if packed.shape[1] <= 8:    # up to 64 units: a big-endian uint64 sorts ~2x faster than a bytes row
-        wide = np.zeros((len(packed), 8), dtype=np.uint8)
-        wide[:, :packed.shape[1]] = packed
-        return wide.view(">u8").ravel()
-    packed = np.ascontiguousarray(packed)
+    the rows' bytes. Up to 64 units: the row's bytes as one integer (sorts ~2x faster than bytes), each byte
+    an exact float GEMM over the units-first bits (layer_patterns' transposed view), 5x faster than packbits."""
+    units = patterns.shape[1]
+    if units <= 64:
+        bits = torch.from_numpy(np.ascontiguousarray(patterns.T)).float().clamp_(max=1)        # (units, n)
+        weights = torch.zeros((units + 7) // 8, units)
+        unit = torch.arange(units)
+        weights[unit // 8, unit] = 2.0 ** (7 - unit % 8)
+        data = torch.mm(weights, bits).to(torch.int64)                                 # (bytes, n)
+        rows = data[0] << 56
+        for i in range(1, len(data)):
+            rows |= data[i] << (56 - 8 * i)
+        return rows.numpy().view(np.uint64)
+    packed = np.ascontiguousarray(np.packbits(patterns.astype(bool), axis=1))
     return packed.view(np.dtype((np.void, packed.shape[1]))).ravel()   # a row as one value: 7x faster
 
 

@@ -65,3 +65,19 @@ def test_a_batchs_counts_equal_each_members_module():
     expected = [linear_regions(load_mlp(c, data.n_features, data.n_classes, state), c.activation, data)
                 for c, state in zip(configs, snap.state_dicts)]
     assert counts == expected and counts[3] == 1 and counts[4] is None and min(counts[:3]) > 1
+
+
+@pytest.mark.parametrize("widths", [(10, 10), (70, 30)])
+def test_counts_of_layer_patterns_view_equal_a_contiguous_copys(widths):
+    """layer_patterns returns a transposed view; both packing paths (<= 64 units, more) count it as a copy."""
+    from nonlin_core.regions import layer_patterns
+
+    gen = torch.Generator().manual_seed(0)
+    hidden, fan_in = [], 2
+    for width in widths:
+        hidden.append((torch.randn(width, fan_in, generator=gen), torch.randn(width, generator=gen)))
+        fan_in = width
+    patterns = layer_patterns(hidden, "relu", torch.randn(400, 2, generator=gen))
+    copy = np.ascontiguousarray(patterns)
+    ids, n = count_patterns(patterns)
+    assert distinct_patterns(patterns) == n == count_patterns(copy)[1] and (ids == count_patterns(copy)[0]).all()
