@@ -30,11 +30,6 @@ class Loss:
     metrics_into: Callable[[Tensor, Tensor, Tensor], None]
     metric_target: Callable[[Tensor], Tensor]        # targets -> what metrics_into takes (the engine's: once a run)
 
-    @property
-    def epoch_metrics(self) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-        """(logits, targets) -> metrics_into's loss and correctness (bool), (K, n) each, in fresh tensors."""
-        return _fresh(self)
-
 
 def _sel(z: Tensor, dim: int) -> Tensor:
     return z.select(dim, 0)
@@ -77,15 +72,6 @@ def _ce_metrics_into(z: Tensor, t: Tensor, out: Tensor) -> None:
     t = t.expand(z.shape[0], -1)
     out[0].copy_(_ce_per_sample(z, t, 1))
     torch.eq(z.argmax(1), t, out=out[1])
-
-
-def _fresh(loss: Loss) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """epoch_metrics from the in-place form: per-sample loss and correctness (bool), (K, n) each."""
-    def epoch_metrics(z: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        out = z.new_empty(2, z.shape[0], z.shape[2])
-        loss.metrics_into(z, loss.metric_target(t), out)
-        return out[0], out[1].bool()
-    return epoch_metrics
 
 
 LOSSES: dict[str, Loss] = {

@@ -1,6 +1,6 @@
-"""The engine's fused passes: each loss's epoch metrics equal its per-sample loss and prediction (ties at a
-zero logit and saturated logits included), and the training passes write the same buffers every epoch
-without changing what forward computes."""
+"""The engine's fused passes: each loss's epoch metrics (metrics_into, into the engine's buffer) equal its
+per-sample loss and prediction (ties at a zero logit and saturated logits included), and the training passes
+write the same buffers every epoch without changing what forward computes."""
 from __future__ import annotations
 
 import pytest
@@ -26,10 +26,12 @@ def test_epoch_metrics_equal_per_sample_loss_and_prediction(name, dtype):
     spec = LOSSES[name]
     target = labels.to(dtype) if spec.float_target else labels
     for t in (target, target.expand(K, -1)):                     # shared targets or one row per member
-        loss, correct = spec.epoch_metrics(z, t)
-        assert loss.shape == correct.shape == (K, n) and correct.dtype == torch.bool
+        out = torch.full((2, K, n), float("nan"), dtype=dtype)     # the engine's buffer: every value written
+        spec.metrics_into(z, spec.metric_target(t), out)
+        loss, correct = out
+        assert ((correct == 0) | (correct == 1)).all()               # correctness as 0 or 1
         torch.testing.assert_close(loss, spec.per_sample(z, t.expand(K, -1), 1), rtol=0, atol=1e-6)
-        assert torch.equal(correct, spec.predict(z, 1) == labels)
+        assert torch.equal(correct.bool(), spec.predict(z, 1) == labels)
 
 
 def test_training_forward_reuses_its_buffers_and_equals_a_fresh_forward():
