@@ -59,6 +59,9 @@ def install() -> bool:
             rerun = set(fragment_ids_this_run)
             self._queue = [m for m in self._queue if refs.get(id(m)) not in rerun]
         clear(self, retain_lifecycle_msgs, fragment_ids_this_run)
+        if refs and self._queue:                # references kept (another fragment's) stay known for its rerun
+            queued = {id(m) for m in self._queue}
+            self.__dict__["_nonlin_ref_fragments"] = {i: f for i, f in refs.items() if i in queued}
 
     fixed_clear.nonlin_fix = True
     context.create_reference_msg = create_reference_msg

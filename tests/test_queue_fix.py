@@ -40,10 +40,12 @@ SCENARIO = textwrap.dedent("""
         q.enqueue(delta([0, 6], "", "text"))
         end = ForwardMsg(); end.script_finished = ForwardMsg.FINISHED_SUCCESSFULLY
         q.enqueue(end)
-        q.clear(retain_lifecycle_msgs=True, fragment_ids_this_run=fragments)
+        for rerun in fragments:
+            q.clear(retain_lifecycle_msgs=True, fragment_ids_this_run=rerun)
         return [(m.WhichOneof("type"), list(m.metadata.delta_path)) for m in q.flush()]
-    print(queued(["F"]))
-    print(queued(None))
+    print(queued([["F"]]))
+    print(queued([None]))
+    print(queued([["F"], ["G"]]))        # then G reruns too, before its reference was sent
 """)
 
 
@@ -55,11 +57,12 @@ def run(fix: bool) -> list[str]:
 
 
 def test_a_fragment_runs_start_drops_its_unsent_cached_elements_with_its_blocks():
-    fragment_run, full_run = run(fix=True)
+    fragment_run, full_run, then_g = run(fix=True)
     assert fragment_run == str([("ref_hash", [0, 5, 0]), ("delta", [0, 6]), ("script_finished", [])])
     assert full_run == str([("script_finished", [])])         # a full run's start drops every delta, as before
+    assert then_g == str([("delta", [0, 6]), ("script_finished", [])])   # G's reference, kept by F's, goes with G's
 
 
 def test_streamlit_alone_keeps_them_the_bug_the_fix_is_for():
-    fragment_run, _ = run(fix=False)
+    fragment_run, _, _ = run(fix=False)
     assert ("ref_hash", [0, 3, 0, 1, 0]) in ast.literal_eval(fragment_run)     # fixed upstream: drop queue_fix
