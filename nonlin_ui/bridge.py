@@ -51,7 +51,7 @@ CLICKED_RUN = """((e) => {
 
 SCRIPT = ("""<script>(() => {
   if (window.__nonlinBridge) return;
-  window.__nonlinBridge = true;
+  window.__nonlinBridge = {taken: 0};     // taken: when the shown boundary's look was last copied (for tests)
   // snap: how the boundary last looked while drawn and visible (a detached copy of its element, refreshed every
   // REFRESH_MS and taken again at the moment it goes if it still has its SVG then), where it sat and on which page;
   // lost: when it went. A copy of snap stays on screen until a boundary plot is drawn again.
@@ -135,7 +135,7 @@ SCRIPT = ("""<script>(() => {
       if (shown !== shownBox || now - taken > REFRESH_MS) {
         snap = {box: shown, parent: shown.parentNode, next: shown.nextSibling, page: location.pathname, copy: take(shown)};
         shownBox = shown;
-        taken = now;
+        taken = window.__nonlinBridge.taken = now;
       }
       lost = null;
     } else if (snap && snap.page === location.pathname) {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.server import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer
 
@@ -22,8 +23,45 @@ def server(request, tmp_path_factory):
         running.start(timeout=60)
     except RuntimeError as exc:
         pytest.fail(str(exc))
+    request.module.SERVER_LOG = ARTIFACTS / f"{name}-server.log"
     yield running.url
     running.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each phase's report on the test item (rep_setup, rep_call), for the page fixture's failure report."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+# what a failed test's page showed: its status line, Streamlit's alerts and dialogs (an error the frontend shows, e.g.
+# "Bad message format", is a dialog, not a page error), the script's state
+PAGE_STATE = """() => {
+  const text = (sel) => Array.from(document.querySelectorAll(sel)).map((e) => e.innerText.trim()).filter(Boolean);
+  const app = document.querySelector('[data-testid=stApp]');
+  return {url: location.href, script: app ? app.dataset.testScriptState : null,
+          connection: app ? app.dataset.testConnectionState : null, status: text('.st-key-run_status'),
+          alerts: text('[data-testid=stAlert], [data-testid=stException]'), dialogs: text('[role=dialog]')};
+}"""
+
+
+def failure_report(request, pg) -> str:
+    """What a failed browser test's page showed, its errors and the tail of the module's server log (added to the
+    failure's report, so CI prints it); a screenshot in artifacts/."""
+    lines = []
+    try:
+        lines.append(f"page: {pg.evaluate(PAGE_STATE)}")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name[:80]}.png"))
+    except PlaywrightError as exc:
+        lines.append(f"page unreadable: {exc}")
+    lines.append(f"page errors: {pg.errors[-20:]}")
+    log = getattr(request.module, "SERVER_LOG", None)
+    if log is not None and log.exists():
+        lines += ["server log, last 40 lines:", *log.read_text(errors="replace").splitlines()[-40:]]
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="module")
@@ -48,4 +86,7 @@ def page(request, browser):
     pg.on("pageerror", lambda e: pg.errors.append(f"pageerror: {e}"))
     pg.on("websocket", lambda ws: ws.on("framereceived", lambda payload: pg.received.append(len(payload))))
     yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        failed.sections.append(("the page at the failure", failure_report(request, pg)))
     context.close()

@@ -29,8 +29,9 @@ LABEL_TEXT = "((" + LABEL + ") || {textContent: ''}).textContent"
 VIEWPORT = (1400, 1000)                                       # the page fixture (conftest)
 
 # On every animation frame: the boundary's plot (a number per plot element: a new one is a remount), its epoch
-# (the slider's label or layout.meta), a hash of the field image it shows (the <image>'s href, swapped per played
-# frame) and its opacity, and the status line; a sample is kept when any of them changed.
+# (the slider's label or layout.meta), the finished run it shows (layout.meta.run), a hash of the field image it
+# shows (the <image>'s href, swapped per played frame) and its opacity, and the status line; a sample is kept when
+# any of them changed.
 SAMPLER = """() => {
   if (window.__watch) return;
   window.__watch = {samples: []};
@@ -50,11 +51,12 @@ SAMPLER = """() => {
     const box = document.querySelector('.st-key-run_status');
     const rec = {node: gd ? gd.__watchNode : null, label: label ? label.textContent : null,
                  epoch: gd && gd.layout && gd.layout.meta ? gd.layout.meta.epoch : null,
+                 run: gd && gd.layout && gd.layout.meta ? gd.layout.meta.run || null : null,
                  z: image ? sig(image.getAttribute('href')) : null,
                  opacity: spec ? (spec.opacity ?? 1) : image ? Number(image.getAttribute('opacity') ?? 1) : null,
                  status: box ? box.innerText.trim().split('\\n')[0] : ''};
     const all = window.__watch.samples, last = all[all.length - 1];
-    if (!last || ['node', 'label', 'epoch', 'z', 'opacity', 'status'].some((k) => last[k] !== rec[k])) {
+    if (!last || ['node', 'label', 'epoch', 'run', 'z', 'opacity', 'status'].some((k) => last[k] !== rec[k])) {
       rec.t = performance.now();
       all.push(rec);
     }
@@ -94,6 +96,22 @@ def at_last_frame(page, epochs: int) -> None:
                            f" return l && l.textContent.startsWith('epoch {epochs} ·'); }}", timeout=TRAIN_TIMEOUT_MS)
 
 
+def shown_run(page) -> str:
+    """The key of the finished run whose time-lapse the boundary shows (layout.meta.run)."""
+    run = page.evaluate(f"() => {{ const gd = {SHOWN}; return gd && gd.layout && gd.layout.meta && gd.layout.meta.run; }}")
+    assert run, "the boundary shows no finished run"
+    return run
+
+
+def other_run_shown(page, old: str) -> None:
+    """Until the boundary shows a finished run other than `old`. (Its status line is no sign: two fast runs of the
+    same size both read "Done — 300 epochs in 0.2 s …", and a run done within the click's own response never shows
+    "Running".)"""
+    page.wait_for_function(f"(old) => {{ const gd = {SHOWN};"
+                           " const run = gd && gd.layout && gd.layout.meta && gd.layout.meta.run;"
+                           " return run && run !== old; }", arg=old, timeout=TRAIN_TIMEOUT_MS)
+
+
 def plotly_button(page, label: str):
     return page.locator(f"{CHART} .updatemenu-button").filter(has_text=label)
 
@@ -113,7 +131,9 @@ def test_a_finished_run_plays_in_the_browser_without_the_server(page, server):
                            ".startsWith('epoch 0')")
     received, start = len(page.received), now(page)
     plotly_button(page, "2×").click()
-    page.wait_for_timeout(2000)                      # the test watches 2 s of playback (a window, not a timing goal)
+    page.wait_for_function("(t) => { const s = window.__watch.samples.filter((x) => x.t >= t);"
+                           " return new Set(s.map((x) => x.z)).size >= 10 && new Set(s.map((x) => x.label)).size >= 10; }",
+                           arg=start, timeout=60_000)              # ten played frames (a busy box plays slower)
     played = [s for s in samples(page) if s["t"] >= start]
     zs, labels = {s["z"] for s in played}, {s["label"] for s in played}
     assert len(zs) >= 10 and len(labels) >= 10, played
@@ -209,10 +229,14 @@ WS_LOG = """(() => {
 })()"""
 
 
-def quiet(page, ms: int = 600) -> None:
-    """Until the server has sent nothing for `ms` (the rerun of the last click is over; WS_LOG installed)."""
-    page.wait_for_function(f"() => performance.now() - ((window.__ws[window.__ws.length - 1] || {{t: 0}}).t) > {ms}",
-                           timeout=30_000)
+def quiet(page, since: float = 0, ms: int = 600) -> None:
+    """Until the server has answered a click made at page time `since` (a message after it) and then sent nothing
+    for `ms`, the page's script run over (WS_LOG installed). The click's own change in the browser (a switch's
+    state) comes before the server has even started its rerun: silence alone would read that gap as the end."""
+    page.wait_for_function(f"(since) => {{ const last = window.__ws[window.__ws.length - 1];"
+                           f" return last && last.t > since && performance.now() - last.t > {ms}"
+                           " && document.querySelector('[data-test-script-state=notRunning]'); }",
+                           arg=since, timeout=30_000)
 
 
 def test_a_live_run_redraws_its_boundary_in_place(page, server):
@@ -223,10 +247,11 @@ def test_a_live_run_redraws_its_boundary_in_place(page, server):
     page.add_init_script(WS_LOG)
     page.goto(server + "/?epochs=3000&batch_size=128&seed=8")
     page.wait_for_selector(CHART, timeout=90_000)
+    switched = now(page)
     page.locator(".st-key-pg_watchable_pace label").click()          # off: the run as it trains
     page.wait_for_function("() => !document.querySelector('.st-key-pg_watchable_pace input').checked")
     page.evaluate(SAMPLER)
-    quiet(page)                                                        # the switch's rerun is over
+    quiet(page, switched)                                              # the switch's rerun is over
     clicked = now(page)
     page.locator(".st-key-btn_pg_train button").click()
     page.wait_for_selector(".st-key-btn_pg_stop button:not([disabled])", timeout=TRAIN_TIMEOUT_MS)
@@ -256,13 +281,12 @@ def test_one_click_on_an_activation_trains_it_and_the_boundary_never_leaves(page
     page.evaluate(SAMPLER)
     page.wait_for_function("() => window.__watch.samples.length > 0")
     before = samples(page)[-1]
-    done_before = page.locator(".st-key-run_status").inner_text()
+    relu = shown_run(page)
     quiet(page)                                                        # the run's end is drawn
     start = now(page)
     page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()   # one click
     page.wait_for_function("() => location.search.includes('activation=tanh')")
-    page.wait_for_function("(old) => document.querySelector('.st-key-run_status').innerText !== old",
-                           arg=done_before, timeout=TRAIN_TIMEOUT_MS)           # the relu run's "Done" has gone
+    other_run_shown(page, relu)
     status_starts(page, "Done")
     at_last_frame(page, 300)
     after = [s for s in samples(page) if s["t"] >= start]
@@ -307,16 +331,18 @@ def test_the_watchable_pace_shows_a_fast_run_forming_and_off_shows_it_when_done(
     assert last >= 6, first_seen                                      # still forming 6 s after the click
     assert sorted(first_seen, key=first_seen.get) == sorted(first_seen), first_seen    # forward only
 
+    relu = shown_run(page)
     page.locator(".st-key-pg_watchable_pace label").click()          # off
     page.wait_for_function("() => !document.querySelector('.st-key-pg_watchable_pace input').checked")
     start = now(page)
     page.locator(".st-key-pg_activation button").filter(has_text=re.compile("^tanh$")).click()   # trains at once
     page.wait_for_function("() => location.search.includes('activation=tanh')")
+    other_run_shown(page, relu)
     status_starts(page, "Done")
     page.wait_for_selector(f"{CHART} .slider-group > .slider-label")
     page.wait_for_timeout(1000)                  # a window in which a replay would have moved the label
     run = [s for s in samples(page) if s["t"] >= start]
-    done = next(i for i, s in enumerate(run) if s["status"].startswith("Done"))
+    done = next(i for i, s in enumerate(run) if s["status"].startswith("Done") and s["run"] not in (None, relu))
     labelled = [shown_epoch(s) for s in run[done:] if s["label"]]
     assert labelled and set(labelled) == {300}, run[done:]             # drawn at its end, and kept there
     assert not real_errors(page), page.errors
@@ -357,9 +383,10 @@ def test_the_curves_cursor_follows_the_scrubbed_and_played_epoch_in_the_browser(
     page.evaluate("() => document.querySelectorAll('.nonlin-test-stale').forEach((e) => e.remove())")
     received = len(page.received)
     plotly_button(page, "4×").click()
-    moved = set()
-    for _ in range(20):                              # 2 s of playback, looked at every 0.1 s
+    moved, looks = set(), 0
+    while len(moved) < 3 and looks < 300:           # looked at every 0.1 s until it moved (a busy box plays slower)
         page.wait_for_timeout(100)
+        looks += 1
         label = page.text_content(f"{CHART} .slider-group > .slider-label")
         cursors = page.evaluate(CURSOR)
         moved |= {c["epoch"] for c in cursors}
@@ -380,7 +407,10 @@ def test_the_boundary_stays_through_a_chain_of_replacements(page, server):
     page.goto(server + "/?epochs=100")
     page.wait_for_selector(CHART, timeout=90_000)
     page.wait_for_function(f"() => {{ const gd = {SHOWN}; return gd && gd._fullLayout; }}")
-    page.wait_for_timeout(500)                                   # the bridge has seen the drawn plot
+    drawn = now(page)
+    page.wait_for_function("(t) => window.__nonlinBridge && window.__nonlinBridge.taken > t"
+                           " && document.querySelector('[data-test-script-state=notRunning]')",
+                           arg=drawn)                   # the page's run is over; the bridge has copied the drawn plot
     seen = page.evaluate("""async () => {
       const shown = () => { const gd = """ + SHOWN + """; return !!(gd && gd.querySelector('.main-svg .scatterlayer')); };
       const frames = (n) => new Promise((r) => { let k = 0;
