@@ -119,8 +119,8 @@ def test_playground_streams_and_serves_cached_runs(page, server):
     page.locator(".st-key-pg_train_on_change label").click()      # train on change: one click on tanh trains it
     pick_pill(page, "pg_activation", "tanh")
     page.wait_for_function("() => location.search.includes('activation=tanh')")
-    page.wait_for_function(f"() => {{ const gd = {BOUNDARY};"
-                           " return gd && gd.layout.meta && gd.layout.meta.epoch >= 100; }", timeout=TRAIN_TIMEOUT_MS)
+    page.wait_for_function("(z) => { const l = window.__nl.samples.at(-1); return l.z && l.z !== z && l.epoch >= 100; }",
+                           arg=relu_final, timeout=TRAIN_TIMEOUT_MS)     # tanh's boundary (relu's ended at 3000)
     if page.inner_text(".st-key-run_status").startswith("Running"):
         page.wait_for_selector(".st-key-curves .js-plotly-plot")
         page.screenshot(path=str(ARTIFACTS / "playground_running.png"))     # the viewport: charts keep redrawing
