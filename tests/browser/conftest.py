@@ -43,7 +43,14 @@ PAGE_STATE = """() => {
   const app = document.querySelector('[data-testid=stApp]');
   return {url: location.href, script: app ? app.dataset.testScriptState : null,
           connection: app ? app.dataset.testConnectionState : null, status: text('.st-key-run_status'),
-          alerts: text('[data-testid=stAlert], [data-testid=stException]'), dialogs: text('[role=dialog]')};
+          alerts: text('[data-testid=stAlert], [data-testid=stException]'), dialogs: text('[role=dialog]'),
+          boundary: Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot')).map((gd) => {
+            const td = gd._transitionData, slider = gd._fullLayout && (gd._fullLayout.sliders || [])[0];
+            return {shown: gd.offsetParent !== null, drawn: !!gd._fullLayout, meta: gd.layout ? gd.layout.meta : null,
+                    frames: td ? td._frames.length : null, queued: td && td._frameQueue ? td._frameQueue.length : null,
+                    animating: td ? !!td._animationRaf : null, slider: slider ? slider.active : null,
+                    frame: td && td._frame ? td._frame.name : null};
+          })};
 }"""
 
 
