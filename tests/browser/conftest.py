@@ -23,7 +23,7 @@ def server(request, tmp_path_factory):
         running.start(timeout=60)
     except RuntimeError as exc:
         pytest.fail(str(exc))
-    request.module.SERVER_LOG = ARTIFACTS / f"{name}-server.log"
+    request.module.SERVER_LOG = running.log                    # for a failed test's report (failure_report)
     yield running.url
     running.stop()
 
@@ -49,7 +49,7 @@ PAGE_STATE = """() => {
             return {shown: gd.offsetParent !== null, drawn: !!gd._fullLayout, meta: gd.layout ? gd.layout.meta : null,
                     frames: td ? td._frames.length : null, queued: td && td._frameQueue ? td._frameQueue.length : null,
                     animating: td ? !!td._animationRaf : null, slider: slider ? slider.active : null,
-                    frame: td && td._frame ? td._frame.name : null};
+                    frame: gd._fullLayout ? gd._fullLayout._currentFrame : null};
           })};
 }"""
 

@@ -30,9 +30,7 @@ def test_present_link_fits_boundary_curves_and_status_in_1280x720_with_text_enla
                            "`.st-key-${k} .js-plotly-plot`)).filter((g) => g.offsetParent !== null).length === 1)",
                            timeout=30_000)
     boundary.wait_for(timeout=30_000)
-    page.wait_for_function("() => Array.from(document.querySelectorAll('.st-key-boundary .js-plotly-plot'))"
-                           ".some((g) => g.offsetParent !== null && g._fullLayout && g.querySelector('.slider-group'))",
-                           timeout=30_000)                   # the time-lapse figure laid out, its player drawn
+    boundary.locator(".slider-group").first.wait_for(timeout=30_000)   # the time-lapse laid out, its player drawn
     page.screenshot(path=str(ROOT / "artifacts" / "projector-1280x720.png"))
     w, h = VIEWPORT
     assert page.evaluate("() => window.scrollY") == 0

@@ -96,9 +96,14 @@ def at_last_frame(page, epochs: int) -> None:
                            f" return l && l.textContent.startsWith('epoch {epochs} ·'); }}", timeout=TRAIN_TIMEOUT_MS)
 
 
+# the key of the finished run whose time-lapse the boundary shows (layout.meta.run), or a falsy value
+SHOWN_RUN = f"(() => {{ const gd = {SHOWN}; return gd && gd.layout && gd.layout.meta && gd.layout.meta.run; }})()"
+IDLE = "document.querySelector('[data-test-script-state=notRunning]')"       # the page's script run is over
+
+
 def shown_run(page) -> str:
     """The key of the finished run whose time-lapse the boundary shows (layout.meta.run)."""
-    run = page.evaluate(f"() => {{ const gd = {SHOWN}; return gd && gd.layout && gd.layout.meta && gd.layout.meta.run; }}")
+    run = page.evaluate(f"() => {SHOWN_RUN}")
     assert run, "the boundary shows no finished run"
     return run
 
@@ -107,9 +112,8 @@ def other_run_shown(page, old: str) -> None:
     """Until the boundary shows a finished run other than `old`. (Its status line is no sign: two fast runs of the
     same size both read "Done — 300 epochs in 0.2 s …", and a run done within the click's own response never shows
     "Running".)"""
-    page.wait_for_function(f"(old) => {{ const gd = {SHOWN};"
-                           " const run = gd && gd.layout && gd.layout.meta && gd.layout.meta.run;"
-                           " return run && run !== old; }", arg=old, timeout=TRAIN_TIMEOUT_MS)
+    page.wait_for_function(f"(old) => {{ const run = {SHOWN_RUN}; return run && run !== old; }}", arg=old,
+                           timeout=TRAIN_TIMEOUT_MS)
 
 
 def plotly_button(page, label: str):
@@ -234,8 +238,7 @@ def quiet(page, since: float = 0, ms: int = 600) -> None:
     for `ms`, the page's script run over (WS_LOG installed). The click's own change in the browser (a switch's
     state) comes before the server has even started its rerun: silence alone would read that gap as the end."""
     page.wait_for_function(f"(since) => {{ const last = window.__ws[window.__ws.length - 1];"
-                           f" return last && last.t > since && performance.now() - last.t > {ms}"
-                           " && document.querySelector('[data-test-script-state=notRunning]'); }",
+                           f" return last && last.t > since && performance.now() - last.t > {ms} && {IDLE}; }}",
                            arg=since, timeout=30_000)
 
 
@@ -383,10 +386,11 @@ def test_the_curves_cursor_follows_the_scrubbed_and_played_epoch_in_the_browser(
     page.evaluate("() => document.querySelectorAll('.nonlin-test-stale').forEach((e) => e.remove())")
     received = len(page.received)
     plotly_button(page, "4×").click()
-    moved, looks = set(), 0
-    while len(moved) < 3 and looks < 300:           # looked at every 0.1 s until it moved (a busy box plays slower)
+    moved = set()
+    for _ in range(300):                             # looked at every 0.1 s until it moved (a busy box plays slower)
+        if len(moved) >= 3:
+            break
         page.wait_for_timeout(100)
-        looks += 1
         label = page.text_content(f"{CHART} .slider-group > .slider-label")
         cursors = page.evaluate(CURSOR)
         moved |= {c["epoch"] for c in cursors}
@@ -408,8 +412,7 @@ def test_the_boundary_stays_through_a_chain_of_replacements(page, server):
     page.wait_for_selector(CHART, timeout=90_000)
     page.wait_for_function(f"() => {{ const gd = {SHOWN}; return gd && gd._fullLayout; }}")
     drawn = now(page)
-    page.wait_for_function("(t) => window.__nonlinBridge && window.__nonlinBridge.taken > t"
-                           " && document.querySelector('[data-test-script-state=notRunning]')",
+    page.wait_for_function(f"(t) => window.__nonlinBridge && window.__nonlinBridge.taken > t && {IDLE}",
                            arg=drawn)                   # the page's run is over; the bridge has copied the drawn plot
     seen = page.evaluate("""async () => {
       const shown = () => { const gd = """ + SHOWN + """; return !!(gd && gd.querySelector('.main-svg .scatterlayer')); };
